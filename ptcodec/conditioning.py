@@ -1,0 +1,118 @@
+"""The decoding process up to the conditioning tensor c (spec/ptv.md, "Decoding process").
+
+Everything here is bit-exact by construction: each operation is one IEEE-754
+binary32 operation, rounded to nearest, applied element-wise in a fixed order
+(no fused multiply-add, no BLAS reductions). NumPy's element-wise ufuncs do
+exactly that, so any machine reproduces these arrays bit for bit.
+
+For each frame t the process needs: which keyframes bracket it, the weight
+between them, and whose generated latent feeds its noise (the previous-latent
+rule). `plan_frames` works that out from the keyframe and scene positions alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ptcodec.ptv.syntax import InterpRule, PrevLatentRule
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    frame: int
+    scene: int
+    """Index of the scene (0-based) the frame belongs to."""
+    left: int
+    """Frame index of the keyframe at or before this frame, in the same scene."""
+    right: int | None
+    """The next keyframe of the same scene when the frame lies strictly between two."""
+    prev_source: int | None
+    """Frame whose generated latent is Z_prev; None means the scene-init latent."""
+
+    @property
+    def is_keyframe(self) -> bool:
+        return self.frame == self.left
+
+
+def plan_frames(
+    scene_starts: list[int], keyframes: list[int], frame_count: int, prev_latent_rule: int
+) -> list[FramePlan]:
+    """One plan per frame 0..frame_count-1 (frame_count 0: up to the last keyframe).
+
+    Frames after the last keyframe of a scene hold it; a frame between two
+    keyframes of the same scene interpolates between them.
+    """
+    if not keyframes:
+        return []
+    total = frame_count or keyframes[-1] + 1
+    starts = sorted(scene_starts)
+    plans = []
+    k = 0
+    for t in range(total):
+        while k + 1 < len(keyframes) and keyframes[k + 1] <= t:
+            k += 1
+        scene = int(np.searchsorted(starts, t, side="right")) - 1
+        scene_end = starts[scene + 1] if scene + 1 < len(starts) else total
+        left = keyframes[k]
+        nxt = keyframes[k + 1] if k + 1 < len(keyframes) else None
+        right = nxt if (t != left and nxt is not None and nxt < scene_end) else None
+        if t == starts[scene]:
+            prev_source = None
+        elif prev_latent_rule == PrevLatentRule.PREVIOUS_FRAME:
+            prev_source = t - 1
+        else:  # SEGMENT_START: the latest keyframe strictly before t
+            prev_source = left if left < t else keyframes[k - 1]
+        plans.append(FramePlan(t, scene, left, right, prev_source))
+    return plans
+
+
+def sqrt_rank(rank: int) -> np.float32:
+    """The binary32 value nearest to sqrt(rank)."""
+    return np.float32(np.sqrt(np.float32(rank)))
+
+
+def compose(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """c = (sum over k of u[:, k] v[k, :]) / sqrt(r), summed in order k = 0, 1, ..., r-1."""
+    acc = u[:, 0:1] * v[0:1, :]
+    for k in range(1, u.shape[1]):
+        acc = acc + u[:, k : k + 1] * v[k : k + 1, :]
+    return (acc / sqrt_rank(u.shape[1])).astype(np.float32)
+
+
+def interpolation_weight(t: int, left: int, right: int) -> np.float32:
+    """w = binary32(t - left) / binary32(right - left)."""
+    return np.float32(t - left) / np.float32(right - left)
+
+
+def lerp(a: np.ndarray, b: np.ndarray, w: np.float32) -> np.ndarray:
+    """(1 - w) * a + w * b, three rounded binary32 operations per element."""
+    return (np.float32(1) - w) * a + w * b
+
+
+def frame_conditioning(
+    plan: FramePlan, factors: dict[int, tuple[np.ndarray, np.ndarray]], interp_rule: int
+) -> np.ndarray:
+    """c for one frame, float32 (m, n). `factors` maps keyframe index to dequantized (u, v)."""
+    u_a, v_a = factors[plan.left]
+    if plan.right is None or interp_rule == InterpRule.HOLD:
+        return compose(u_a, v_a)
+    u_b, v_b = factors[plan.right]
+    w = interpolation_weight(plan.frame, plan.left, plan.right)
+    if u_a.shape == u_b.shape:
+        return compose(lerp(u_a, u_b, w), lerp(v_a, v_b, w))
+    # The rank changes at the right keyframe: interpolate the composed prompts.
+    return lerp(compose(u_a, v_a), compose(u_b, v_b), w)
+
+
+def noise_weights(gamma_num: int, gamma_den: int) -> tuple[np.float32, np.float32]:
+    """(weight of Z_prev, weight of N0): binary32((den-num)/den) and binary32(num/den)."""
+    den = np.float32(gamma_den)
+    return np.float32(gamma_den - gamma_num) / den, np.float32(gamma_num) / den
+
+
+def mix_noise(z_prev: np.ndarray, n0: np.ndarray, gamma_num: int, gamma_den: int) -> np.ndarray:
+    """N = w_prev * Z_prev + w_noise * N0, in binary32."""
+    w_prev, w_noise = noise_weights(gamma_num, gamma_den)
+    return (w_prev * z_prev.astype(np.float32) + w_noise * n0).astype(np.float32)

@@ -1,0 +1,96 @@
+"""8-bit asymmetric quantization of the prompt factors (spec/ptv.md, "Dequantization").
+
+NumPy only: a muxer or conformance tool can dequantize without torch. The
+encoder's fake quantization (straight-through) follows exactly these formulas.
+
+Per tensor (the released Promptus code, scheme 0):
+    lo = min(min(x), 0), hi = max(max(x), 0), scale = (hi - lo) / 255
+    zero_point = clamp(round(255 - hi / scale), 0, 255)
+    q = clamp(round(zero_point + x / scale), 0, 255)
+Per component (scheme 1): the same per column of u and per row of v, so that
+any prefix of rank components carries its own scales.
+Dequantization, for both: x = (float32(q) - zero_point) * scale, in binary32.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ptcodec.ptv.syntax import QuantScheme
+from ptcodec.ptv.units import Keyframe
+
+
+def quant_params(x: np.ndarray, axis: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, zero_point) as float32, per tensor (axis None) or reduced over `axis`."""
+    x = np.asarray(x, dtype=np.float32)
+    lo = np.minimum(x.min(axis=axis), np.float32(0))
+    hi = np.maximum(x.max(axis=axis), np.float32(0))
+    scale = ((hi - lo) / np.float32(255)).astype(np.float32)
+    safe = np.where(scale > 0, scale, np.float32(1))
+    zero_point = np.clip(np.round(np.float32(255) - hi / safe), 0, 255).astype(np.float32)
+    zero_point = np.where(scale > 0, zero_point, np.float32(0)).astype(np.float32)
+    return scale, zero_point
+
+
+def quantize(x: np.ndarray, scale: np.ndarray, zero_point: np.ndarray) -> np.ndarray:
+    """uint8 codes; scale and zero_point broadcast against x."""
+    x = np.asarray(x, dtype=np.float32)
+    safe = np.where(scale > 0, scale, np.float32(1)).astype(np.float32)
+    q = np.round(zero_point + x / safe)
+    q = np.where(scale > 0, q, zero_point)
+    return np.clip(q, 0, 255).astype(np.uint8)
+
+
+def dequantize(codes: np.ndarray, scale: np.ndarray, zero_point: np.ndarray) -> np.ndarray:
+    """The normative dequantization: (float32(q) - zero_point) * scale, each op in binary32."""
+    diff = codes.astype(np.float32) - np.asarray(zero_point, dtype=np.float32)
+    return (diff * np.asarray(scale, dtype=np.float32)).astype(np.float32)
+
+
+def quantize_keyframe(frame_index: int, u: np.ndarray, v: np.ndarray, scheme: int) -> Keyframe:
+    """Quantize float factors u (m, r) and v (r, n) into a keyframe unit."""
+    u = np.asarray(u, dtype=np.float32)
+    v = np.asarray(v, dtype=np.float32)
+    rank = u.shape[1]
+    if scheme == QuantScheme.PER_TENSOR:
+        us, uz = quant_params(u)
+        vs, vz = quant_params(v)
+        uq, vq = quantize(u, us, uz), quantize(v, vs, vz)
+        params = ((float(us),), (float(uz),), (float(vs),), (float(vz),))
+    else:
+        us, uz = quant_params(u, axis=0)
+        vs, vz = quant_params(v, axis=1)
+        uq, vq = quantize(u, us[None, :], uz[None, :]), quantize(v, vs[:, None], vz[:, None])
+        params = tuple(tuple(float(x) for x in arr) for arr in (us, uz, vs, vz))
+    return Keyframe(frame_index, rank, int(scheme), *params, uq.tobytes(), vq.tobytes())
+
+
+def dequantize_keyframe(keyframe: Keyframe) -> tuple[np.ndarray, np.ndarray]:
+    """Float32 factors u (m, r) and v (r, n) of a keyframe unit."""
+    us, uz, vs, vz = (np.asarray(p, dtype=np.float32) for p in (
+        keyframe.u_scale, keyframe.u_zero_point, keyframe.v_scale, keyframe.v_zero_point))
+    if keyframe.quant_scheme == QuantScheme.PER_TENSOR:
+        return dequantize(keyframe.u_codes(), us[0], uz[0]), dequantize(keyframe.v_codes(), vs[0], vz[0])
+    return (
+        dequantize(keyframe.u_codes(), us[None, :], uz[None, :]),
+        dequantize(keyframe.v_codes(), vs[:, None], vz[:, None]),
+    )
+
+
+def truncate_keyframe(keyframe: Keyframe, rank: int) -> Keyframe:
+    """The keyframe cut to its first `rank` components (per-component scheme only)."""
+    if keyframe.quant_scheme != QuantScheme.PER_COMPONENT:
+        raise ValueError("only per-component keyframes can be cut to a lower rank")
+    if not 1 <= rank <= keyframe.rank:
+        raise ValueError(f"rank {rank} is not in 1..{keyframe.rank}")
+    return Keyframe(
+        keyframe.frame_index,
+        rank,
+        keyframe.quant_scheme,
+        keyframe.u_scale[:rank],
+        keyframe.u_zero_point[:rank],
+        keyframe.v_scale[:rank],
+        keyframe.v_zero_point[:rank],
+        np.ascontiguousarray(keyframe.u_codes()[:, :rank]).tobytes(),
+        keyframe.v_codes()[:rank].tobytes(),
+    )
