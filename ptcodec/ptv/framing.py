@@ -82,7 +82,7 @@ def read_unit(
     unit_type = None
     try:
         params = parse_params(header)
-        raw = run_construct(syntax.UNIT_COMPILED.parse_stream, stream, **params)
+        raw = run_construct(syntax.UNIT.parse_stream, stream, **params)
         body = raw.body.value
         unit_type = body.header.unit_type
         if unit_type == syntax.UnitType.SEQUENCE_HEADER and header is not None:

@@ -337,10 +337,8 @@ PAYLOADS: dict[UnitType, c.Construct] = {
 }
 
 
-def compiled(construct: c.Construct) -> c.Construct:
-    """construct's compiled form of a definition: the same syntax, parsed several times faster."""
-    return construct.compile()
 
-
-UNIT_COMPILED = compiled(UNIT)
-PAYLOADS_COMPILED: dict[UnitType, c.Construct] = {kind: compiled(s) for kind, s in PAYLOADS.items()}
+KEYFRAME_COMPILED = KEYFRAME.compile()
+"""The same keyframe syntax, compiled by construct: about 3x faster, and keyframes
+are nearly all of a stream. Compiled parsers do not check that a read returned
+every byte it asked for, so `units.decode_payload` checks the keyframe's size."""

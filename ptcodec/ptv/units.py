@@ -9,6 +9,7 @@ as bytes; the array views (`u_codes`, `latent`) are computed on demand.
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Union
@@ -187,14 +188,29 @@ def parse_params(header: SequenceHeader | None) -> dict:
     }
 
 
-def run_construct(action, *args, **params):
-    """Run a construct parse/build and turn its errors into PtvErrors with a field path."""
+def _check_keyframe_size(raw, payload_size: int, header: SequenceHeader) -> None:
+    rank = raw.rank
+    params = 16 if raw.quant_scheme == QuantScheme.PER_TENSOR else 10 * rank
+    expected = 6 + params + header.tokens * rank + rank * header.embed_dim
+    if payload_size != expected:
+        raise InvalidValueError(
+            f"payload_size {payload_size} disagrees with the keyframe's fields ({expected} bytes)", field="payload_size"
+        )
+
+
+def run_construct(action, *args, short: type[PtvError] = TruncatedError, **params):
+    """Run a construct parse/build and turn its errors into PtvErrors with a field path.
+
+    `short` is the error for running out of bytes: truncation when reading a
+    file, but an invalid size when a payload is shorter than its own fields.
+    """
     try:
         return action(*args, **params)
     except PtvError:
         raise
-    except c.StreamError as e:
-        raise TruncatedError("data ends inside a field", field=syntax._field(e.path)) from None
+    except (c.StreamError, struct.error) as e:
+        what = "data ends inside a field" if short is TruncatedError else "payload ends inside a field"
+        raise short(what, field=syntax._field(getattr(e, "path", None))) from None
     except c.ChecksumError as e:
         from ptcodec.errors import CrcMismatchError
 
@@ -216,7 +232,8 @@ def decode_payload(unit_type: int, payload: bytes, header: SequenceHeader | None
     kind = UnitType(unit_type)
     if kind != UnitType.SEQUENCE_HEADER and header is None:
         raise InvalidValueError(f"{kind.name.lower()} unit before the sequence header", field="unit_type")
-    raw = run_construct(syntax.PAYLOADS_COMPILED[kind].parse, payload, **parse_params(header))
+    definition = syntax.KEYFRAME_COMPILED if kind == UnitType.KEYFRAME else syntax.PAYLOADS[kind]
+    raw = run_construct(definition.parse, payload, short=InvalidValueError, **parse_params(header))
     if kind == UnitType.SEQUENCE_HEADER:
         return SequenceHeader(
             version_major=raw.version_major,
@@ -246,6 +263,7 @@ def decode_payload(unit_type: int, payload: bytes, header: SequenceHeader | None
     if kind == UnitType.SCENE_INIT:
         return SceneInit(raw.frame_index, raw.dtype, raw.channels, raw.height, raw.width, raw.data)
     if kind == UnitType.KEYFRAME:
+        _check_keyframe_size(raw, len(payload), header)
         q = raw.quant_params
         if raw.quant_scheme == QuantScheme.PER_TENSOR:
             scales = ((q.u_scale,), (q.u_zero_point,), (q.v_scale,), (q.v_zero_point,))
@@ -267,7 +285,7 @@ def encode_payload(unit: Unit, header: SequenceHeader | None) -> bytes:
     if isinstance(unit, ReservedUnit):
         return unit.payload
     kind = UnitType(unit_type_of(unit))
-    struct = syntax.PAYLOADS[kind]
+    definition = syntax.PAYLOADS[kind]
     params = parse_params(unit if isinstance(unit, SequenceHeader) else header)
     if isinstance(unit, SequenceHeader):
         values = {
@@ -317,7 +335,7 @@ def encode_payload(unit: Unit, header: SequenceHeader | None) -> bytes:
         values = {"entries": [{"key": k, "value_size": len(v), "value": v} for k, v in unit.entries]}
     else:
         values = {"padding": bytes(unit.size)}
-    return run_construct(struct.build, values, **params)
+    return run_construct(definition.build, values, **params)
 
 
 def _floats(data: bytes) -> tuple[float, ...]:

@@ -1,0 +1,5 @@
+import sys
+
+from ptcodec.cli import main
+
+sys.exit(main())

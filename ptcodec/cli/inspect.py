@@ -1,0 +1,77 @@
+"""`ptcodec info` and `ptcodec validate`: read a stream without any model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ptcodec.ptv import PtvReader
+from ptcodec.ptv.dump import record_dict, unit_fields
+from ptcodec.ptv.summary import StreamSummary, summarize
+from ptcodec.ptv.syntax import InterpRule, PrevLatentRule, QuantScheme
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="summarize a .ptv file", description="Summarize a .ptv file.")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="dump every syntax element as JSON")
+    p.set_defaults(run=run_info)
+    p = sub.add_parser("validate", help="check a .ptv file against the spec", description=(
+        "Exit 0 when FILE is a valid stream; otherwise print one line naming the problem and exit 1."))
+    p.add_argument("file")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing when the file is valid")
+    p.set_defaults(run=run_validate)
+
+
+def run_info(args: argparse.Namespace) -> int:
+    with PtvReader(args.file) as reader:
+        if args.json:
+            records = list(reader.units())
+            dump = {"file": args.file, "header": unit_fields(reader.header), "units": [record_dict(r) for r in records]}
+            json.dump(dump, sys.stdout, indent=1)
+            print()
+            return 0
+        summary = summarize(reader.header, reader.units())
+    print(format_summary(args.file, summary))
+    return 0
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    with PtvReader(args.file) as reader:
+        summary = summarize(reader.header, reader.units())
+    if not args.quiet:
+        print(f"{args.file}: valid ({summary.units} units, {len(summary.keyframes)} keyframes, {summary.frames} frames)")
+    return 0
+
+
+def _rate(bits_per_second: float) -> str:
+    return f"{bits_per_second / 1000:.1f} kbit/s"
+
+
+def format_summary(path: str, s: StreamSummary) -> str:
+    h = s.header
+    fps = h.fps
+    fps_text = f"{float(fps):g}" if fps.denominator != 1 else str(fps.numerator)
+    fingerprint = "not recorded" if not any(h.generator_fingerprint) else h.generator_fingerprint.hex()[:16] + "..."
+    ranks = sorted(set(s.ranks))
+    schemes = ", ".join(QuantScheme(q).name.lower().replace("_", "-") for q in sorted(s.schemes)) or "none"
+    per_second = " ".join(f"{8 * s.bytes_per_second[sec] / 1000:.0f}" for sec in sorted(s.bytes_per_second))
+    intervals = [b - a for a, b in zip(s.keyframes, s.keyframes[1:])]
+    lines = [
+        f"{path}: ptv {h.version_major}.{h.version_minor}, level {h.level}, CRC {'on' if h.crc_present else 'off'}",
+        f"  generator    {h.generator_id} (weights fingerprint {fingerprint})",
+        f"  video        {h.width}x{h.height}, {fps_text} fps, {s.frames} frames, {s.duration:.3f} s",
+        f"  prompt       {h.tokens} tokens x {h.embed_dim}; latent {h.latent_channels}x{h.height // h.latent_downscale}"
+        f"x{h.width // h.latent_downscale}; noise seed {h.noise_seed}, gamma {h.gamma_num}/{h.gamma_den}",
+        f"  rules        previous latent: {PrevLatentRule(h.prev_latent_rule).name.lower().replace('_', ' ')}; "
+        f"interpolation: {InterpRule(h.interp_rule).name.lower().replace('_', ' ')}",
+        f"  scenes       {len(s.scene_starts)} (starting at frames {', '.join(map(str, s.scene_starts)) or '-'})",
+        f"  keyframes    {len(s.keyframes)}, rank {'/'.join(map(str, ranks)) or '-'}, "
+        f"interval {min(intervals, default=0)}..{max(intervals, default=0)}, quantization {schemes}",
+        f"  bitrate      {_rate(s.bitrate)} overall",
+        f"  per second   {per_second} kbit",
+        f"  bytes        {s.total_bytes} = {s.essential_bytes} payload + {s.overhead_bytes} framing and syntax "
+        f"({100 * s.overhead_bytes / max(s.essential_bytes, 1):.2f}% overhead)",
+    ]
+    return "\n".join(lines)

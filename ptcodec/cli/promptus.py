@@ -1,0 +1,42 @@
+"""`ptcodec import-promptus` and `export-promptus`: the authors' released files."""
+
+from __future__ import annotations
+
+import argparse
+from fractions import Fraction
+
+from ptcodec.interop.promptus import export_promptus, import_promptus
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "import-promptus",
+        help="convert a released Promptus prompt directory to .ptv",
+        description="Convert frame_XXXXX.prompt files and init.pth (loaded with weights_only=True) into a .ptv file.",
+    )
+    p.add_argument("directory")
+    p.add_argument("output")
+    p.add_argument("--fps", type=Fraction, default=Fraction(30), help="frame rate of the source video (default 30)")
+    p.add_argument("--crc", action="store_true", help="protect every unit with a CRC-32C")
+    p.add_argument("--frames", type=int, default=None, help="frame count (default: last keyframe + 1)")
+    p.set_defaults(run=run_import)
+    p = sub.add_parser(
+        "export-promptus",
+        help="write a .ptv file as released Promptus prompt files",
+        description="Write frame_XXXXX.prompt files and init.pth that the authors' generation.py loads.",
+    )
+    p.add_argument("input")
+    p.add_argument("directory")
+    p.set_defaults(run=run_export)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    header = import_promptus(args.directory, args.output, fps=args.fps, crc=args.crc, frame_count=args.frames)
+    print(f"{args.output}: {header.width}x{header.height}, {header.frame_count} frames, generator {header.generator_id}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    count = export_promptus(args.input, args.directory)
+    print(f"{args.directory}: {count} keyframes and init.pth")
+    return 0
