@@ -125,6 +125,8 @@ class PayloadLimit(c.Construct):
     def _parse(self, stream, context, path):
         size = context.payload_size
         unit_type = context.header.unit_type
+        if context._params.get("expect_sequence_header") and unit_type != UnitType.SEQUENCE_HEADER:
+            raise InvalidValueError("first unit is not a sequence header", field="unit_type")
         if unit_type == UnitType.SEQUENCE_HEADER:
             limit, what = MAX_SEQUENCE_HEADER_SIZE, "sequence header size limit"
         else:
@@ -200,7 +202,7 @@ def _field(path: str | None) -> str | None:
     """Turn construct's '(parsing) -> a -> b' into 'a.b'."""
     if not path:
         return None
-    parts = [p.strip() for p in path.split("->")[1:]]
+    parts = [p.strip() for p in path.split("->")[1:] if p.strip() not in ("body", "value")]
     return ".".join(parts) or None
 
 

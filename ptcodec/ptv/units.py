@@ -17,7 +17,7 @@ from typing import Union
 import construct as c
 import numpy as np
 
-from ptcodec.errors import InvalidValueError, PtvError, TruncatedError
+from ptcodec.errors import CrcMismatchError, InvalidValueError, PtvError, TruncatedError
 from ptcodec.ptv import syntax
 from ptcodec.ptv.levels import LEVELS
 from ptcodec.ptv.syntax import LatentDtype, QuantScheme, UnitType
@@ -175,7 +175,7 @@ def unit_name(unit_type: int) -> str:
 def parse_params(header: SequenceHeader | None) -> dict:
     """The values from the sequence header that the payload syntax depends on."""
     if header is None:
-        return {"crc_present": False, "max_unit_size": syntax.MAX_SEQUENCE_HEADER_SIZE}
+        return {"crc_present": False, "max_unit_size": syntax.MAX_SEQUENCE_HEADER_SIZE, "expect_sequence_header": True}
     level = LEVELS[header.level]
     channels, height, width = header.latent_shape
     return {
@@ -212,8 +212,6 @@ def run_construct(action, *args, short: type[PtvError] = TruncatedError, **param
         what = "data ends inside a field" if short is TruncatedError else "payload ends inside a field"
         raise short(what, field=syntax._field(getattr(e, "path", None))) from None
     except c.ChecksumError as e:
-        from ptcodec.errors import CrcMismatchError
-
         raise CrcMismatchError("CRC-32C mismatch", field="crc") from None
     except c.ConstError as e:
         raise InvalidValueError("reserved or forbidden bits are not zero", field=syntax._field(e.path)) from None

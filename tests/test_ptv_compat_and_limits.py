@@ -1,0 +1,90 @@
+"""Forward compatibility (reserved units, minor versions) and level limits."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from ptcodec.errors import InvalidValueError, LimitExceededError, UnsupportedVersionError
+from ptcodec.ptv import LEVELS, MAGIC, Keyframe, ReservedUnit, UnitType, build_unit, read_all, serialize
+from ptcodec.ptv.units import encode_payload
+from tests.conftest import make_header, make_keyframe, tiny_scene
+
+
+def with_header(header, units) -> bytes:
+    """A stream whose header is built without the writer's checks (to forge bad ones)."""
+    return MAGIC + build_unit(header, None) + b"".join(build_unit(u, header) for u in units)
+
+
+def test_reserved_unit_is_skipped_by_size(tiny_stream):
+    header, units = tiny_stream
+    reserved = ReservedUnit(11, b"future payload \x00\x01")
+    data = serialize(header, [units[0], reserved, *units[1:]])
+    _, records = read_all(data)
+    assert [type(r.unit).__name__ for r in records] == ["SequenceHeader", "SceneInit", "ReservedUnit", "Keyframe", "Keyframe"]
+    assert records[2].unit == reserved
+    assert [r.unit for r in records if isinstance(r.unit, Keyframe)] == units[1:]
+
+
+def test_higher_minor_version_with_appended_fields_is_accepted(tiny_stream):
+    header, units = tiny_stream
+    newer = dataclasses.replace(header, version_minor=3, extension_data=b"\x07new fields")
+    parsed, records = read_all(serialize(newer, units))
+    assert parsed.version_minor == 3 and parsed.extension_data == b"\x07new fields"
+    assert [r.unit for r in records[1:]] == units
+
+
+def test_minor_zero_with_trailing_bytes_is_invalid(tiny_stream):
+    header, units = tiny_stream
+    bad = dataclasses.replace(header, extension_data=b"\x00")
+    with pytest.raises(InvalidValueError, match="after its last field"):
+        read_all(with_header(bad, units))
+
+
+def test_higher_major_version_is_rejected(tiny_stream):
+    """A 2.x header, correctly framed with its CRC, is refused for its version alone."""
+    header, units = tiny_stream
+    payload = bytearray(encode_payload(header, None))
+    payload[0] = 2  # version_major
+    v2_header_unit = build_unit(ReservedUnit(UnitType.SEQUENCE_HEADER, bytes(payload)), None)
+    with pytest.raises(UnsupportedVersionError, match="version 2.x is not supported"):
+        read_all(MAGIC + v2_header_unit + b"anything a 2.x stream may hold")
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("width", 8 * 2000), ("height", 8 * 1000), ("tokens", 5000), ("embed_dim", 60000), ("latent_channels", 200)],
+)
+def test_header_beyond_the_level_is_rejected(tiny_stream, field, value):
+    header = dataclasses.replace(tiny_stream[0], **{field: value})
+    with pytest.raises(LimitExceededError, match=field):
+        read_all(with_header(header, []))
+
+
+def test_rank_beyond_the_level_is_rejected_before_the_factors_are_read(tiny_stream):
+    header, units = tiny_stream
+    max_rank = LEVELS[header.level].max_rank
+    ok = make_keyframe(header, 20, rank=max_rank)
+    read_all(serialize(header, [*units, ok]))
+    too_big = make_keyframe(header, 20, rank=max_rank + 1)
+    data = serialize(header, units) + build_unit(too_big, dataclasses.replace(header, level=4))
+    with pytest.raises(LimitExceededError, match="rank 17 exceeds"):
+        read_all(data)
+
+
+def test_keyframe_rate_is_limited_by_the_level():
+    header = make_header(time_base_den=100)  # 100 fps, level 1 allows 30 keyframes a second
+    units = [tiny_scene(header), *[make_keyframe(header, i) for i in range(30)]]
+    read_all(serialize(header, units))
+    with pytest.raises(LimitExceededError, match="31 keyframes within one second"):
+        serialize(header, [*units, make_keyframe(header, 30)])
+    spaced = [tiny_scene(header), *[make_keyframe(header, 4 * i) for i in range(40)]]
+    read_all(serialize(header, spaced))  # 25 a second
+
+
+def test_keyframe_quant_scheme_must_be_declared(tiny_stream):
+    header, units = tiny_stream
+    only_per_component = dataclasses.replace(header, quant_schemes=2)
+    with pytest.raises(InvalidValueError, match="not among the sequence header's quant_schemes"):
+        serialize(only_per_component, units)
