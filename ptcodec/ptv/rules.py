@@ -36,7 +36,7 @@ def _defined(value: int, enum_type, name: str) -> None:
 
 
 def check_sequence_header(h: SequenceHeader) -> None:
-    """F6 to F16."""
+    """F9 to F17."""
     if h.version_minor == syntax.VERSION_MINOR and h.extension_data:
         raise InvalidValueError(
             f"version {h.version_major}.{h.version_minor} header has {len(h.extension_data)} bytes after its last field",
@@ -85,7 +85,7 @@ def check_sequence_header(h: SequenceHeader) -> None:
 
 
 def check_keyframe(k: Keyframe, h: SequenceHeader) -> None:
-    """F19, F20 (F18 is checked during parsing, before the factors are read)."""
+    """F20 to F22 (F18 and F19 are checked during parsing, before the factors are read)."""
     if not h.quant_schemes & (1 << k.quant_scheme):
         raise InvalidValueError(
             f"quant_scheme {k.quant_scheme} is not among the sequence header's quant_schemes", field="quant_scheme"
@@ -107,7 +107,7 @@ def check_keyframe(k: Keyframe, h: SequenceHeader) -> None:
 
 
 def check_scene_init(s: SceneInit, h: SequenceHeader) -> None:
-    """F21."""
+    """F23."""
     if (s.channels, s.height, s.width) != h.latent_shape:
         raise InvalidValueError(
             f"latent shape {(s.channels, s.height, s.width)} disagrees with the sequence header {h.latent_shape}",
@@ -118,7 +118,7 @@ def check_scene_init(s: SceneInit, h: SequenceHeader) -> None:
 
 
 def check_metadata(m: Metadata) -> None:
-    """F25."""
+    """F29."""
     seen = set()
     for key, value in m.entries:
         if not METADATA_KEY.match(key):
