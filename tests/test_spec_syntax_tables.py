@@ -31,8 +31,8 @@ def descriptor(con: c.Construct) -> str:
         return "string8"
     if isinstance(con, c.Switch):
         # a switch among byte strings of different lengths is still a byte string
-        cases = {descriptor(case) for case in con.cases.values()}
-        return "bytes" if cases == {"bytes"} else "switch"
+        all_bytes = all(isinstance(case, c.Bytes) for case in con.cases.values())
+        return "bytes" if all_bytes else "switch"
     if isinstance(con, c.Bytes) or con is c.GreedyBytes:
         return "bytes"
     if isinstance(con, c.GreedyRange):
