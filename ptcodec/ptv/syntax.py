@@ -86,21 +86,21 @@ class Leb128(c.Construct):
         for i in range(LEB128_MAX_BYTES):
             byte = stream.read(1)
             if len(byte) != 1:
-                raise TruncatedError("stream ends inside a leb128 value", field=_field(path))
+                raise TruncatedError("stream ends inside a leb128 value", field=field_path(path))
             b = byte[0]
             value |= (b & 0x7F) << (7 * i)
             if not b & 0x80:
                 if i > 0 and b == 0:
-                    raise InvalidValueError("leb128 value is not minimally encoded", field=_field(path))
+                    raise InvalidValueError("leb128 value is not minimally encoded", field=field_path(path))
                 if value > LEB128_MAX_VALUE:
-                    raise InvalidValueError(f"leb128 value {value} exceeds 2^32-1", field=_field(path))
+                    raise InvalidValueError(f"leb128 value {value} exceeds 2^32-1", field=field_path(path))
                 return value
-        raise InvalidValueError(f"leb128 value longer than {LEB128_MAX_BYTES} bytes", field=_field(path))
+        raise InvalidValueError(f"leb128 value longer than {LEB128_MAX_BYTES} bytes", field=field_path(path))
 
     def _build(self, obj, stream, context, path):
         value = int(obj)
         if not 0 <= value <= LEB128_MAX_VALUE:
-            raise InvalidValueError(f"leb128 value {value} outside 0..2^32-1", field=_field(path))
+            raise InvalidValueError(f"leb128 value {value} outside 0..2^32-1", field=field_path(path))
         out = bytearray()
         while True:
             b = value & 0x7F
@@ -156,7 +156,7 @@ class Valid(c.Adapter):
     def _decode(self, obj, context, path):
         error = self.check(obj, context)
         if error is not None:
-            raise error.located(field=_field(path))
+            raise error.located(field=field_path(path))
         return obj
 
     def _encode(self, obj, context, path):
@@ -198,7 +198,7 @@ def _check_latent_dim(name: str):
     return check
 
 
-def _field(path: str | None) -> str | None:
+def field_path(path: str | None) -> str | None:
     """Turn construct's '(parsing) -> a -> b' into 'a.b'."""
     if not path:
         return None

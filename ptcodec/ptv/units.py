@@ -8,7 +8,6 @@ as bytes; the array views (`u_codes`, `latent`) are computed on demand.
 
 from __future__ import annotations
 
-import math
 import struct
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -210,15 +209,15 @@ def run_construct(action, *args, short: type[PtvError] = TruncatedError, **param
         raise
     except (c.StreamError, struct.error) as e:
         what = "data ends inside a field" if short is TruncatedError else "payload ends inside a field"
-        raise short(what, field=syntax._field(getattr(e, "path", None))) from None
-    except c.ChecksumError as e:
+        raise short(what, field=syntax.field_path(getattr(e, "path", None))) from None
+    except c.ChecksumError:
         raise CrcMismatchError("CRC-32C mismatch", field="crc") from None
     except c.ConstError as e:
-        raise InvalidValueError("reserved or forbidden bits are not zero", field=syntax._field(e.path)) from None
+        raise InvalidValueError("reserved or forbidden bits are not zero", field=syntax.field_path(e.path)) from None
     except c.TerminatedError as e:
-        raise InvalidValueError("payload has bytes after its last field", field=syntax._field(e.path)) from None
+        raise InvalidValueError("payload has bytes after its last field", field=syntax.field_path(e.path)) from None
     except c.ConstructError as e:
-        raise InvalidValueError(f"malformed field ({e.__class__.__name__})", field=syntax._field(e.path)) from None
+        raise InvalidValueError(f"malformed field ({e.__class__.__name__})", field=syntax.field_path(e.path)) from None
     except UnicodeError:
         raise InvalidValueError("string is not ASCII") from None
 
@@ -339,6 +338,3 @@ def encode_payload(unit: Unit, header: SequenceHeader | None) -> bytes:
 def _floats(data: bytes) -> tuple[float, ...]:
     return tuple(float(x) for x in np.frombuffer(data, dtype="<f4"))
 
-
-def is_finite(values: tuple[float, ...]) -> bool:
-    return all(math.isfinite(v) for v in values)

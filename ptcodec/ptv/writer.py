@@ -53,7 +53,11 @@ class PtvWriter:
 
     def close(self) -> None:
         """Finish the stream and move it under its final name."""
-        self._rules.finish()
+        try:
+            self._rules.finish()
+        except PtvError:
+            self.abort()
+            raise
         self.flush()
         self._file.close()
         os.replace(self.partial_path, self.path)
