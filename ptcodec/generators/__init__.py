@@ -1,6 +1,35 @@
 """One-step generators: the model that turns (noise latent, prompt) into a frame.
 
-`onestep` holds the sampler math shared by every generator. The generator
-interface, its registry, the SD-Turbo loader and the spec's reference
-generator are issue 3's remaining work.
+The registry maps the generator id of a sequence header to the code that loads
+it. Implementations import torch and diffusers only when loaded, so that
+`import ptcodec.generators` stays light.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from ptcodec.errors import GeneratorError
+
+if TYPE_CHECKING:
+    from ptcodec.generators.base import Generator
+
+REGISTRY: dict[str, tuple[str, str]] = {
+    "sd-turbo": ("ptcodec.generators.sd_turbo", "SDTurboGenerator"),
+}
+"""generator id -> (module, class with a `load(**options)` classmethod)."""
+
+
+def available_generators() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def load_generator(generator_id: str, **options) -> "Generator":
+    """Load the generator a stream names; GeneratorError says what is missing."""
+    if generator_id not in REGISTRY:
+        raise GeneratorError(
+            f"generator {generator_id!r} is not available; this ptcodec has: {', '.join(available_generators())}"
+        )
+    module, name = REGISTRY[generator_id]
+    return getattr(importlib.import_module(module), name).load(**options)
