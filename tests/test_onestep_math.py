@@ -83,3 +83,26 @@ def test_initial_noise_is_numpy_legacy_randn():
     again = np.random.RandomState(88).randn(256).astype(np.float32)
     assert np.array_equal(n0.ravel(), again)
     assert not np.array_equal(n0, initial_noise(89, (1, 4, 8, 8)))
+
+
+def test_generator_matches_diffusers_euler_on_the_exact_sd_turbo_architecture():
+    """SD-Turbo's UNet (865.9 M parameters, as published) and TAESD with random
+    weights, at an 8x8 latent: the generator equals scheduler.step + TAESD."""
+    from ptcodec.generators.sd_turbo import SDTurboGenerator, random_weights
+
+    unet, taesd = random_weights()
+    assert sum(p.numel() for p in unet.parameters()) == pytest.approx(865.9e6, rel=1e-3)
+    gen = SDTurboGenerator(unet, taesd)
+    scheduler = euler_scheduler()
+    sigma, t = sigma_at(), scheduler.timesteps[0]
+    z = torch.from_numpy(initial_noise(88, (1, 4, 8, 8)))
+    cond = torch.randn(1, 77, 1024, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        frames, latent = gen.generate(z, cond)
+        sample = z * math.sqrt(1 + sigma**2)
+        eps = unet(scheduler.scale_model_input(sample, t), t, encoder_hidden_states=cond).sample
+        expected_latent = scheduler.step(eps, t, sample).prev_sample
+        expected_frames = taesd.decode(expected_latent).sample.clamp(-1, 1)
+    assert torch.allclose(latent, expected_latent, rtol=1e-5, atol=1e-4)
+    assert torch.allclose(frames, expected_frames, atol=1e-5)
+    assert frames.shape == (1, 3, 64, 64)

@@ -18,6 +18,45 @@ from ptcodec.generators.onestep import TIMESTEP, predict_x0, sigma_at
 
 DEFAULT_UNET = "stabilityai/sd-turbo"
 DEFAULT_TAESD = "madebyollin/taesd"
+SD_TURBO_UNET_CONFIG: dict = {
+    "sample_size": 64,
+    "in_channels": 4,
+    "out_channels": 4,
+    "layers_per_block": 2,
+    "block_out_channels": (320, 640, 1280, 1280),
+    "down_block_types": ("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+    "up_block_types": ("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+    "attention_head_dim": (5, 10, 20, 20),
+    "cross_attention_dim": 1024,
+    "use_linear_projection": True,
+    "norm_num_groups": 32,
+    "norm_eps": 1e-5,
+    "flip_sin_to_cos": True,
+    "freq_shift": 0,
+    "act_fn": "silu",
+}
+"""stabilityai/sd-turbo unet/config.json (the SD 2.1 UNet): the architecture that
+random-weight tests and benchmarks build when the real weights are not at hand."""
+
+TAESD_CONFIG: dict = {
+    "encoder_block_out_channels": (64, 64, 64, 64),
+    "decoder_block_out_channels": (64, 64, 64, 64),
+    "num_encoder_blocks": (1, 3, 3, 3),
+    "num_decoder_blocks": (3, 3, 3, 1),
+    "latent_channels": 4,
+    "scaling_factor": 1.0,
+}
+"""madebyollin/taesd config.json (diffusers AutoencoderTiny)."""
+
+
+def random_weights(seed: int = 0):
+    """SD-Turbo's UNet and TAESD with random weights: the real architecture, for tests and benchmarks."""
+    from diffusers import AutoencoderTiny, UNet2DConditionModel
+
+    torch.manual_seed(seed)
+    return UNet2DConditionModel(**SD_TURBO_UNET_CONFIG).eval(), AutoencoderTiny(**TAESD_CONFIG).eval()
+
+
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
