@@ -79,6 +79,12 @@ def _from_pretrained(cls, source: str, subfolder: str | None, offline: bool, def
         ) from None
 
 
+def _moved(model, device: torch.device, dtype: torch.dtype):
+    """Move a model, casting only when the dtype changes (diffusers warns on every cast)."""
+    model = model.to(device)
+    return model if model.dtype == dtype else model.to(dtype=dtype)
+
+
 class SDTurboGenerator(Generator):
     id = "sd-turbo"
     tokens = 77
@@ -91,8 +97,8 @@ class SDTurboGenerator(Generator):
         self._fingerprint = fingerprint_state_dicts([("unet", unet.state_dict()), ("vae", vae.state_dict())])
         self.device = torch.device(device)
         self.dtype = DTYPES[dtype]
-        self.unet = unet.to(self.device, self.dtype).eval().requires_grad_(False)
-        self.vae = vae.to(self.device, self.dtype).eval().requires_grad_(False)
+        self.unet = _moved(unet, self.device, self.dtype).eval().requires_grad_(False)
+        self.vae = _moved(vae, self.device, self.dtype).eval().requires_grad_(False)
         self.sigma = sigma_at(TIMESTEP)
         # TAESD works directly on the 0.18215-scaled latent (its scaling factor is 1);
         # the full SD VAE divides by its own scaling factor first.
