@@ -88,3 +88,15 @@ def test_keyframe_quant_scheme_must_be_declared(tiny_stream):
     only_per_component = dataclasses.replace(header, quant_schemes=2)
     with pytest.raises(InvalidValueError, match="not among the sequence header's quant_schemes"):
         serialize(only_per_component, units)
+
+
+def test_writer_refuses_a_unit_larger_than_the_level_allows():
+    """A level-1 stream at 256x256 with latent_downscale 1 has a 1 MiB scene-init unit (> 256 KiB)."""
+    import numpy as np
+
+    from ptcodec.ptv import SceneInit
+
+    header = make_header(width=256, height=256, latent_downscale=1)
+    big = SceneInit.from_latent(0, np.zeros((1, *header.latent_shape), np.float32))
+    with pytest.raises(LimitExceededError, match="exceeds the level's max unit size"):
+        serialize(header, [big, make_keyframe(header, 0)])

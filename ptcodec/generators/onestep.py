@@ -14,7 +14,7 @@ starts from z * init_noise_sigma with init_noise_sigma = sigma, not
 sqrt(1 + sigma^2), so its UNet sees z * sigma / sqrt(1 + sigma^2) = 0.99767 z.
 ptcodec follows the released code; `diffusers_input_scale` gives the factor.
 
-The noise rule (spec/ptv.md, 9.6) is NumPy-only so a parser can compute N0.
+The noise rule (spec/ptv.md, 12.6 and 12.8) is NumPy-only so a parser can compute N0.
 """
 
 from __future__ import annotations

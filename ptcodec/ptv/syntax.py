@@ -116,13 +116,14 @@ class Leb128(c.Construct):
 
 
 class PayloadLimit(c.Construct):
-    """Checks payload_size against the limit before any byte of the payload is read."""
+    """F5 (and F7 for the first unit): checks payload_size against its limit before
+    any byte of the payload is read, and refuses to build a unit a reader would refuse."""
 
     def __init__(self) -> None:
         super().__init__()
         self.flagbuildnone = True
 
-    def _parse(self, stream, context, path):
+    def _check(self, context) -> None:
         size = context.payload_size
         unit_type = context.header.unit_type
         if context._params.get("expect_sequence_header") and unit_type != UnitType.SEQUENCE_HEADER:
@@ -135,9 +136,13 @@ class PayloadLimit(c.Construct):
             raise LimitExceededError(
                 f"payload_size {size} exceeds the {what} ({limit})", field="payload_size"
             )
+
+    def _parse(self, stream, context, path):
+        self._check(context)
         return None
 
     def _build(self, obj, stream, context, path):
+        self._check(context)
         return None
 
     def _sizeof(self, context, path):
