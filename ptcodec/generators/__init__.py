@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ptcodec.generators.base import Generator
 
 REGISTRY: dict[str, tuple[str, str]] = {
+    "reference": ("ptcodec.generators.reference", "ReferenceGenerator"),
     "sd-turbo": ("ptcodec.generators.sd_turbo", "SDTurboGenerator"),
 }
 """generator id -> (module, class with a `load(**options)` classmethod)."""
