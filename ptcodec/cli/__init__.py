@@ -10,10 +10,10 @@ import argparse
 import sys
 
 from ptcodec import __version__
-from ptcodec.cli import inspect, promptus
+from ptcodec.cli import codec, inspect, promptus
 from ptcodec.errors import PtcodecError
 
-COMMANDS = (inspect, promptus)
+COMMANDS = (codec, inspect, promptus)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from typing import BinaryIO
 
-from ptcodec.errors import PtvError
+from ptcodec.errors import InputError, PtvError
 from ptcodec.ptv import rules, syntax
-from ptcodec.ptv.framing import build_unit
-from ptcodec.ptv.units import SequenceHeader, Unit
+from ptcodec.ptv.framing import UnitRecord, build_unit
+from ptcodec.ptv.reader import PtvReader
+from ptcodec.ptv.units import Keyframe, SequenceHeader, Unit
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -34,6 +35,44 @@ class PtvWriter:
         self._file.write(syntax.MAGIC)
         self._file.write(build_unit(header, None))
         self.units_written = 1
+
+    @classmethod
+    def resume(cls, path: str | os.PathLike[str]) -> tuple["PtvWriter", list[UnitRecord]]:
+        """Reopen the `<path>.partial` of an interrupted encode and append after it.
+
+        The stream is kept up to its last complete keyframe unit: a unit cut off
+        by a kill, or a scene-init unit whose keyframe was never written, is
+        dropped. Returns the writer (which keeps its partial file on errors) and
+        the kept units, sequence header first, so that the encoder can rebuild
+        its state from them.
+        """
+        partial = os.fspath(path) + PARTIAL_SUFFIX
+        if not os.path.isfile(partial):
+            raise InputError(f"{partial}: no interrupted encode to resume")
+        records: list[UnitRecord] = []
+        with PtvReader(partial) as reader:
+            kept = [reader.header_record]
+            try:
+                for record in reader.units():
+                    records.append(record)
+                    if isinstance(record.unit, Keyframe):
+                        kept = list(records)
+            except PtvError:
+                pass  # the tail an interrupted write left behind
+        end = kept[-1].offset + kept[-1].size
+        writer = cls.__new__(cls)
+        writer.path = os.fspath(path)
+        writer.partial_path = partial
+        writer.header = reader.header
+        writer.keep_partial = True
+        writer._rules = rules.StreamRules(reader.header)
+        for record in kept[1:]:
+            writer._rules.check(record.unit)
+        writer._file = open(partial, "r+b")  # noqa: SIM115 - closed in close()/abort()
+        writer._file.truncate(end)
+        writer._file.seek(end)
+        writer.units_written = len(kept)
+        return writer, kept
 
     def write(self, unit: Unit, *, layer_id: int | None = None) -> int:
         """Check and append one unit; returns the number of bytes written."""

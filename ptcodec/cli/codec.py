@@ -1,0 +1,156 @@
+"""`ptcodec transcode`, `decode`, `truncate` and `demo`: the codec itself."""
+
+from __future__ import annotations
+
+import argparse
+from fractions import Fraction
+
+from ptcodec.cli.generator_args import add_generator_args, generator_options
+from ptcodec.encoder.options import PRESETS, EncoderOptions
+from ptcodec.errors import InputError
+
+
+def _size(text: str) -> tuple[int, int]:
+    """'512' or '640x360' -> (width, height)."""
+    try:
+        parts = [int(p) for p in text.lower().split("x")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be N or WxH, got {text!r}") from None
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2 or min(parts) < 1:
+        raise argparse.ArgumentTypeError(f"size must be N or WxH, got {text!r}")
+    return parts[0], parts[1]
+
+
+def _ranks(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(r) for r in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"ranks must look like 4,8,16, got {text!r}") from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("transcode", help="encode a video into a .ptv prompt stream",
+                       description="Invert every keyframe of a video into a low-rank 8-bit prompt, in closed loop.")
+    p.add_argument("input", help="any video PyAV reads")
+    p.add_argument("output", help="the .ptv file to write (atomically: <output>.partial until complete)")
+    g = p.add_argument_group("picture")
+    g.add_argument("--size", type=_size, help="output size N or WxH, multiples of 8 (default: the generator's native size)")
+    g.add_argument("--fit", choices=["crop", "keep"], default="crop",
+                   help="crop: centre-crop to the size's aspect (as the paper); keep: keep the aspect ratio within the size")
+    g.add_argument("--fps", type=Fraction, help="resample to this frame rate (default: the source's)")
+    g.add_argument("--start", type=int, default=0, help="skip this many frames")
+    g.add_argument("--frames", type=int, help="encode at most this many frames")
+    g = p.add_argument_group("rate and quality")
+    g.add_argument("--rank", type=int, default=8, help="rank of the prompts (default 8: 8,808 bytes per keyframe)")
+    g.add_argument("--ranks", type=_ranks, help="a rank ladder such as 4,8,16: one rank-scalable stream "
+                   "(nested dropout, per-component scales) that `ptcodec truncate` cuts to any rank")
+    g.add_argument("--interval", "-K", type=int, default=10, help="frames between keyframes (default 10)")
+    g.add_argument("--quality", choices=list(PRESETS), default="default", help="fitting budget preset")
+    g.add_argument("--first-steps", type=int, help="optimizer steps for a scene's first keyframe")
+    g.add_argument("--later-steps", type=int, help="optimizer steps for each later keyframe")
+    g.add_argument("--target-psnr", type=float, help="stop fitting a keyframe once all its frames reach this PSNR")
+    g.add_argument("--lr", type=float, help="Adam learning rate (default 0.05; released recipe 0.1)")
+    g.add_argument("--recipe", choices=["ptcodec", "released"], default="ptcodec",
+                   help="released: the authors' loop (per-frame steps, 10,000 / 1,500 iterations)")
+    g.add_argument("--perceptual", choices=["msssim", "lpips", "vgg", "none"],
+                   help="perceptual loss term (default: msssim for reference, lpips for sd-turbo)")
+    g.add_argument("--perceptual-weights", help="local weights file for lpips / vgg")
+    g.add_argument("--alpha", type=float, default=0.8, help="weight of MSE against the perceptual term (default 0.8)")
+    g.add_argument("--c-penalty", type=float, default=0.0, help="weight of mean(|c|) (the released code: 0.1)")
+    g.add_argument("--smoothing", type=float, default=0.0, help="the paper's temporal term weight beta (0: off)")
+    g.add_argument("--no-warm-start", action="store_true", help="start every keyframe from scratch")
+    g = p.add_argument_group("stream")
+    g.add_argument("--prev-latent", choices=["segment-start", "previous-frame"], default="segment-start",
+                   help="which generated latent feeds the next frames' noise (released code: segment-start)")
+    g.add_argument("--scene-threshold", type=float, default=0.5,
+                   help="latent distance that starts a new scene (default 0.5); 0 turns detection off")
+    g.add_argument("--no-crc", action="store_true", help="leave out the per-unit CRC-32C")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted encode of the same command")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_generator_args(p, choose=True)
+    p.set_defaults(run=run_transcode)
+
+    p = sub.add_parser("decode", help="decode a .ptv stream into video",
+                       description="Regenerate every frame; output by extension: .mp4/.mkv/.mov, .y4m, or a PNG "
+                       "sequence (a directory, or a pattern like out/%%05d.png).")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument("--codec", choices=["h264", "ffv1"], help="video codec for .mp4/.mkv (default h264 / ffv1)")
+    p.add_argument("--batch", type=int, default=16, help="largest generator batch (default 16)")
+    p.add_argument("--ignore-fingerprint", action="store_true", help="decode with other weights than the stream names")
+    p.add_argument("--quiet", "-q", action="store_true")
+    add_generator_args(p, choose=False)
+    p.set_defaults(run=run_decode)
+
+    p = sub.add_parser("truncate", help="cut a rank-scalable stream to a lower rank (no generator needed)")
+    p.add_argument("input")
+    p.add_argument("--rank", type=int, required=True)
+    p.add_argument("output")
+    p.set_defaults(run=run_truncate)
+
+    p = sub.add_parser("demo", help="offline demo: make a clip, transcode it, decode it, report")
+    p.add_argument("--dir", default="ptcodec-demo", help="where to write input.mkv, demo.ptv, decoded.mp4")
+    p.add_argument("--frames", type=int, default=30)
+    p.add_argument("--quality", choices=list(PRESETS), default="fast")
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.set_defaults(run=run_demo)
+
+
+def run_transcode(args: argparse.Namespace) -> int:
+    from ptcodec.jobs.transcode import transcode_file
+    from ptcodec.ptv import PrevLatentRule
+
+    if args.frames is not None and args.frames < 1:
+        raise InputError(f"--frames must be at least 1, got {args.frames}")
+    options = EncoderOptions(
+        rank=args.rank, ranks=args.ranks or (), interval=args.interval, quality=args.quality, recipe=args.recipe,
+        first_steps=args.first_steps, later_steps=args.later_steps, lr=args.lr, target_psnr=args.target_psnr,
+        perceptual=args.perceptual, perceptual_weights=args.perceptual_weights, alpha=args.alpha,
+        c_penalty=args.c_penalty, smoothing=args.smoothing, warm_start=not args.no_warm_start,
+        prev_latent_rule=PrevLatentRule.PREVIOUS_FRAME if args.prev_latent == "previous-frame" else PrevLatentRule.SEGMENT_START,
+        scene_threshold=args.scene_threshold or None, crc=not args.no_crc,
+    )
+    result = transcode_file(
+        args.input, args.output, options, generator=args.generator,
+        generator_options=generator_options(args, args.generator), size=args.size, fit=args.fit, fps=args.fps,
+        start=args.start, max_frames=args.frames, resume=args.resume, quiet=args.quiet,
+    )
+    r = result.report
+    psnr = [p for p in r.psnr if p != float("inf")]
+    mean = sum(psnr) / len(psnr) if psnr else float("inf")
+    print(f"{result.output}: {r.frames} frames {result.header.width}x{result.header.height}, "
+          f"{len(r.scene_starts)} scene(s), {len(r.keyframes) + r.resumed_keyframes} keyframes, {result.bytes:,} bytes, "
+          f"{result.kbps:.1f} kbit/s, closed-loop PSNR {mean:.2f} dB, {r.seconds:.1f} s")
+    return 0
+
+
+def run_decode(args: argparse.Namespace) -> int:
+    from ptcodec.jobs.decode import decode_file
+    from ptcodec.ptv import PtvReader
+
+    with PtvReader(args.input) as reader:
+        generator_id = reader.header.generator_id
+    result = decode_file(args.input, args.output, codec=args.codec,
+                         generator_options=generator_options(args, generator_id),
+                         check_fingerprint=not args.ignore_fingerprint, max_batch=args.batch, quiet=args.quiet)
+    print(f"{args.output}: {result.frames} frames, {result.fps:.1f} frames/s")
+    return 0
+
+
+def run_truncate(args: argparse.Namespace) -> int:
+    from ptcodec.jobs.truncate import truncate_file
+
+    r = truncate_file(args.input, args.output, args.rank)
+    note = f"; {r.kept_per_tensor} per-tensor keyframe(s) cannot be cut and were kept" if r.kept_per_tensor else ""
+    print(f"{args.output}: {r.truncated} of {r.keyframes} keyframes cut to rank {args.rank}, "
+          f"{r.bytes_in:,} -> {r.bytes_out:,} bytes{note}")
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from ptcodec.jobs.demo import run_demo as demo
+
+    print(demo(args.dir, frames=args.frames, quality=args.quality, quiet=args.quiet).summary())
+    return 0

@@ -1,0 +1,218 @@
+"""Prompt fitting: find the factors (u, v) of one keyframe by gradient descent.
+
+A keyframe b is fitted against every frame whose conditioning it touches: the
+frames a+1 .. b after the previous keyframe a of its scene (interpolation-aware
+fitting, as the released code does), or frame b alone when it opens a scene.
+`Segment` renders those frames from candidate factors the way a decoder will
+(section 12 of the spec, in differentiable torch), through the bitstream's
+quantizer. Two optimizers drive it:
+
+- `fit` (ptcodec's recipe): all frames of the segment in one batched generator
+  call per step, Adam with a warm-up-free cosine decay, the best iterate kept,
+  and early stopping on a plateau or when a target PSNR is reached;
+- `fit_released`: the released Promptus code's loop (one optimizer step per
+  frame, then the worst frame twice, Adam lr 0.1 halved on plateau), kept to
+  measure ptcodec's recipe against.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ptcodec.encoder.fakequant import fake_quantize_factors
+from ptcodec.encoder.losses import FitLoss
+from ptcodec.generators.base import Generator
+from ptcodec.ptv.syntax import PrevLatentRule
+
+
+def psnr_per_frame(frames: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """PSNR (dB) of [-1, 1] images, peak-to-peak 2."""
+    mse = ((frames.float() - targets.float()) ** 2).flatten(1).mean(1).clamp_min(1e-12)
+    return 10 * torch.log10(4 / mse)
+
+
+@dataclass
+class Segment:
+    """The frames one keyframe's factors decide, and how a decoder renders them."""
+
+    generator: Generator
+    targets: torch.Tensor
+    """(B, 3, H, W) in [-1, 1]: frames a+1 .. b, or frame b alone at a scene start."""
+    weights: torch.Tensor
+    """(B,) interpolation weight of each frame towards the new keyframe (1 for the keyframe itself)."""
+    left: tuple[torch.Tensor, torch.Tensor] | None
+    """Dequantized factors of keyframe a (fixed), None at a scene start."""
+    z_prev: torch.Tensor
+    """(1, C, h, w): the latent whose mix with N0 is the first frame's input noise."""
+    n0: torch.Tensor
+    noise_weights: tuple[float, float]
+    prev_latent_rule: int
+    quant_scheme: int
+    ranks: tuple[int, ...]
+    """Rank prefixes trained together (nested dropout); the last is the full rank."""
+
+    def conditioning(self, u: torch.Tensor, v: torch.Tensor, rank: int) -> torch.Tensor:
+        """c_t of every frame (B, m, n) from the first `rank` components."""
+        u, v = u[:, :rank], v[:rank]
+        if self.left is None:
+            return (u @ v / math.sqrt(rank)).expand(len(self.weights), -1, -1)
+        w = self.weights.view(-1, 1, 1)
+        ua, va = self.left[0][:, :rank], self.left[1][:rank]
+        return ((1 - w) * ua + w * u) @ ((1 - w) * va + w * v) / math.sqrt(rank)
+
+    def noise(self, z: torch.Tensor) -> torch.Tensor:
+        w_prev, w_noise = self.noise_weights
+        return w_prev * z + w_noise * self.n0
+
+    def render(self, u: torch.Tensor, v: torch.Tensor, only: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(frames (R*B, 3, H, W), conditioning (R*B, m, n)) for every rank prefix
+        R in `ranks`, through the bitstream's quantizer; `only` renders one frame."""
+        uq, vq = fake_quantize_factors(u, v, self.quant_scheme)
+        frames, conds = [], []
+        for rank in self.ranks:
+            cond = self.conditioning(uq, vq, rank)
+            if self.prev_latent_rule == PrevLatentRule.SEGMENT_START:
+                if only is not None:
+                    cond = cond[only : only + 1]
+                noise = self.noise(self.z_prev).expand(len(cond), -1, -1, -1)
+                frames.append(self.generator.generate(noise, cond)[0])
+            else:  # previous frame: a chain, with the gradient cut between frames
+                z, chain = self.z_prev, []
+                for t in range(len(cond) if only is None else only + 1):
+                    frame, z = self.generator.generate(self.noise(z.detach()), cond[t : t + 1])
+                    chain.append(frame)
+                frames.append(torch.cat(chain[-1:] if only is not None else chain))
+                if only is not None:
+                    cond = cond[only : only + 1]
+            conds.append(cond)
+        return torch.cat(frames), torch.cat(conds)
+
+    def targets_for(self, only: int | None = None) -> torch.Tensor:
+        targets = self.targets if only is None else self.targets[only : only + 1]
+        return targets.repeat(len(self.ranks), 1, 1, 1)
+
+
+@dataclass
+class Budget:
+    max_steps: int
+    lr: float = 0.05
+    patience: int = 40
+    """Stop when the best loss has not improved by 0.1% for this many steps."""
+    target_psnr: float | None = None
+    """Stop once every frame of the segment reaches it."""
+    min_lr_ratio: float = 0.05
+
+
+@dataclass
+class FitResult:
+    u: torch.Tensor
+    v: torch.Tensor
+    loss: float
+    psnr: float
+    """Lowest PSNR over the segment's frames (full rank), before the closed loop."""
+    steps: int
+    """Optimizer steps taken."""
+    frame_steps: int
+    """Generator frame evaluations with a backward pass (the cost measure)."""
+
+
+Progress = Callable[[int, float, float], None]
+
+
+def fit(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tensor], budget: Budget,
+        smoothing: float = 0.0, progress: Progress | None = None) -> FitResult:
+    """ptcodec's recipe: batched segment steps, cosine learning rate, best iterate, early stop."""
+    u = init[0].detach().clone().requires_grad_()
+    v = init[1].detach().clone().requires_grad_()
+    optimizer = torch.optim.Adam([u, v], lr=budget.lr)
+    targets = segment.targets_for()
+    full = slice(len(targets) - len(segment.targets), None)  # the full-rank frames
+    best = FitResult(u.detach().clone(), v.detach().clone(), math.inf, -math.inf, 0, 0)
+    since_best = 0
+    for step in range(budget.max_steps):
+        ratio = budget.min_lr_ratio + (1 - budget.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * step / budget.max_steps))
+        for group in optimizer.param_groups:
+            group["lr"] = budget.lr * ratio
+        frames, cond = segment.render(u, v)
+        loss = loss_fn(frames, targets, cond).mean()
+        if smoothing and segment.left is not None:
+            loss = smoothing * loss + (1 - smoothing) * _prompt_change(segment, u, v)
+        value = float(loss.detach())
+        psnr = float(psnr_per_frame(frames[full].detach(), targets[full]).min())
+        if value < best.loss * (1 - 1e-3):
+            since_best = 0
+        else:
+            since_best += 1
+        if value < best.loss:
+            best = FitResult(u.detach().clone(), v.detach().clone(), value, psnr, step, 0)
+        if progress is not None:
+            progress(step, value, psnr)
+        if (budget.target_psnr is not None and psnr >= budget.target_psnr) or since_best >= budget.patience:
+            break
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    best.steps = step + 1
+    best.frame_steps = best.steps * len(targets)
+    return best
+
+
+def _prompt_change(segment: Segment, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """The paper's temporal term ||c_b - c_a|| (mean absolute difference)."""
+    ua, va = segment.left
+    rank = u.shape[1]
+    return ((u @ v - ua @ va) / math.sqrt(rank)).abs().mean()
+
+
+def fit_released(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tensor], iterations: int,
+                 check_every: int, lr: float = 0.1, min_lr: float = 0.001,
+                 progress: Progress | None = None) -> FitResult:
+    """The released Promptus loop: each iteration takes one Adam step per frame of
+    the segment in order, then two more on the worst frame; the learning rate is
+    halved when the loss has not improved over `check_every` iterations."""
+    u = init[0].detach().clone().requires_grad_()
+    v = init[1].detach().clone().requires_grad_()
+    optimizer = torch.optim.Adam([u, v], lr=lr)
+    count = len(segment.targets)
+    frame_steps = 0
+    best_window, window_start_best = math.inf, math.inf
+    loss_value, psnr = math.inf, -math.inf
+    for iteration in range(iterations):
+        losses = np.zeros(count)
+        for t in range(count):
+            losses[t] = _released_step(segment, loss_fn, optimizer, u, v, t)
+        worst = int(losses.argmax())
+        for _ in range(2):
+            _released_step(segment, loss_fn, optimizer, u, v, worst)
+        frame_steps += count + 2
+        loss_value = float(losses.mean())
+        best_window = min(best_window, loss_value)
+        if (iteration + 1) % check_every == 0:
+            if best_window >= window_start_best:
+                for group in optimizer.param_groups:
+                    group["lr"] = max(group["lr"] / 2, min_lr)
+            window_start_best = min(window_start_best, best_window)
+            best_window = math.inf
+        if progress is not None:
+            progress(iteration, loss_value, psnr)
+    with torch.no_grad():
+        frames, cond = segment.render(u, v)
+        targets = segment.targets_for()
+        loss_value = float(loss_fn(frames, targets, cond).mean())
+        psnr = float(psnr_per_frame(frames[-count:], targets[-count:]).min())
+    return FitResult(u.detach(), v.detach(), loss_value, psnr, iterations * (count + 2), frame_steps)
+
+
+def _released_step(segment: Segment, loss_fn: FitLoss, optimizer: torch.optim.Optimizer,
+                   u: torch.Tensor, v: torch.Tensor, t: int) -> float:
+    frames, cond = segment.render(u, v, only=t)
+    loss = loss_fn(frames, segment.targets_for(t), cond).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return float(loss)

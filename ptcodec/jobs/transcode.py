@@ -1,0 +1,114 @@
+"""`ptcodec transcode`: any video PyAV reads -> a .ptv prompt stream.
+
+The output is written as `<out>.partial`, unit by unit, and renamed when the
+stream is complete. An interrupted encode (Ctrl-C, a kill, a crash) leaves the
+partial file; `resume=True` continues after its last complete keyframe and
+produces the same bytes an uninterrupted encode would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from ptcodec.decoder import DecodedFrame
+from ptcodec.encoder import EncodeReport, Encoder, EncoderOptions, KeyframeReport
+from ptcodec.errors import InputError, PtcodecError
+from ptcodec.generators import load_generator
+from ptcodec.jobs.progress import bar
+from ptcodec.media import load_clip
+from ptcodec.ptv import PtvWriter, SequenceHeader
+
+
+@dataclass
+class TranscodeResult:
+    header: SequenceHeader
+    report: EncodeReport
+    output: str
+    bytes: int
+
+    @property
+    def seconds_of_video(self) -> float:
+        return float(self.header.frame_count * self.header.time_base)
+
+    @property
+    def kbps(self) -> float:
+        return self.bytes * 8 / 1000 / self.seconds_of_video
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: the partial stream stays for --resume."""
+
+
+def _on_sigterm(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise _Terminated()
+
+
+def transcode_file(
+    source: str | os.PathLike[str], output: str | os.PathLike[str], options: EncoderOptions, *,
+    generator: str = "reference", generator_options: dict | None = None, size: tuple[int, int] | None = None,
+    fit: str = "crop", fps: Fraction | None = None, start: int = 0, max_frames: int | None = None,
+    resume: bool = False, quiet: bool = False, on_frame: Callable[[DecodedFrame], None] | None = None,
+) -> TranscodeResult:
+    """Encode `source` into `output`; `on_frame` sees each closed-loop frame (what a decoder will output)."""
+    output = os.fspath(output)
+    parent = Path(output).resolve().parent
+    if not parent.is_dir():
+        raise InputError(f"{output}: the directory {parent} does not exist")
+    gen = load_generator(generator, **(generator_options or {}))
+    encoder = Encoder(gen, options)
+    box = size or gen.native_size[::-1]
+    clip = load_clip(source, size=box, fit=fit, multiple=gen.downscale, fps=fps, start=start, max_frames=max_frames)
+    plan = encoder.plan(clip.frames, clip.fps)
+
+    if resume:
+        writer, done = PtvWriter.resume(output)
+        _check_resumable(output, done, plan)
+    else:
+        writer, done = PtvWriter(output, plan.header, keep_partial=True), []
+    progress = bar(len(clip.frames), "encoding", quiet=quiet)
+
+    def update(frames_done: int, keyframe: KeyframeReport | None) -> None:
+        progress.update(frames_done - progress.n)
+        if keyframe is not None:
+            progress.set_postfix(keyframe=keyframe.frame, loss=f"{keyframe.loss:.4g}",
+                                 psnr=f"{keyframe.fit_psnr:.1f}dB", steps=keyframe.steps)
+
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
+    try:
+        report = encoder.encode(clip.frames, plan, writer, done=done, progress=update, on_frame=on_frame)
+    except BaseException:
+        writer.abort()  # keeps <output>.partial for --resume
+        progress.close()
+        if not quiet:
+            print(f"ptcodec: the unfinished stream is kept as {writer.partial_path}; "
+                  "run the same command with --resume to continue it")
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    progress.close()
+    return TranscodeResult(plan.header, report, output, os.path.getsize(output))
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _check_resumable(output: str, done: list, plan) -> None:
+    """The partial stream must come from this very input and these options."""
+    header = done[0].unit
+    if header != plan.header:
+        differs = [f for f in header.__dataclass_fields__ if getattr(header, f) != getattr(plan.header, f)]
+        raise PtcodecError(
+            f"{output}.partial was made from another input or with other options "
+            f"(sequence header differs in {', '.join(differs)}); cannot resume"
+        )
+    if len(done) > 1 and done[1].unit != plan.metadata:
+        raise PtcodecError(f"{output}.partial was made with other encoder options; cannot resume")

@@ -1,0 +1,43 @@
+"""`ptcodec truncate`: cut a rank-scalable stream to a lower rank, without the generator.
+
+Per spec/ptv.md section 7.3: every per-component keyframe of a higher rank
+keeps its first `rank` components; every other unit is copied unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ptcodec.errors import InputError
+from ptcodec.ptv import Keyframe, PtvReader, PtvWriter, QuantScheme
+from ptcodec.quant import truncate_keyframe
+
+
+@dataclass
+class TruncateResult:
+    keyframes: int
+    truncated: int
+    kept_per_tensor: int
+    """Per-tensor keyframes above the rank: not truncatable, copied as they are."""
+    bytes_in: int
+    bytes_out: int
+
+
+def truncate_file(source: str | os.PathLike[str], output: str | os.PathLike[str], rank: int) -> TruncateResult:
+    if rank < 1:
+        raise InputError(f"--rank must be at least 1, got {rank}")
+    keyframes = truncated = kept = 0
+    with PtvReader(source) as reader, PtvWriter(output, reader.header) as writer:
+        for record in list(reader.units())[1:]:
+            unit = record.unit
+            if isinstance(unit, Keyframe):
+                keyframes += 1
+                if unit.rank > rank:
+                    if unit.quant_scheme == QuantScheme.PER_COMPONENT:
+                        unit = truncate_keyframe(unit, rank)
+                        truncated += 1
+                    else:
+                        kept += 1
+            writer.write(unit, layer_id=record.layer_id)
+    return TruncateResult(keyframes, truncated, kept, os.path.getsize(source), os.path.getsize(output))
