@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--first-steps", type=int, help="optimizer steps for a scene's first keyframe")
     g.add_argument("--later-steps", type=int, help="optimizer steps for each later keyframe")
     g.add_argument("--target-psnr", type=float, help="stop fitting a keyframe once all its frames reach this PSNR")
-    g.add_argument("--lr", type=float, help="Adam learning rate (default 0.05; released recipe 0.1)")
+    g.add_argument("--lr", type=float, help="Adam learning rate (default 0.1)")
     g.add_argument("--recipe", choices=["ptcodec", "released"], default="ptcodec",
                    help="released: the authors' loop (per-frame steps, 10,000 / 1,500 iterations)")
     g.add_argument("--perceptual", choices=["msssim", "lpips", "vgg", "none"],
@@ -93,7 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="offline demo: make a clip, transcode it, decode it, report")
     p.add_argument("--dir", default="ptcodec-demo", help="where to write input.mkv, demo.ptv, decoded.mp4")
     p.add_argument("--frames", type=int, default=30)
-    p.add_argument("--quality", choices=list(PRESETS), default="fast")
+    p.add_argument("--quality", choices=list(PRESETS), default="default")
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(run=run_demo)
 

@@ -233,7 +233,7 @@ class Encoder:
         if opts.recipe == "released":
             result = fit_released(segment, self.loss, init, steps, check_every=300 if first else 20, lr=opts.lr or 0.1)
         else:
-            budget = Budget(steps, lr=opts.lr or 0.05, patience=opts.patience, target_psnr=opts.target_psnr)
+            budget = Budget(steps, lr=opts.lr or 0.1, patience=opts.patience, target_psnr=opts.target_psnr)
             result = fit(segment, self.loss, init, budget, smoothing=opts.smoothing)
         result.u, result.v = result.u.float().cpu(), result.v.float().cpu()
         return result

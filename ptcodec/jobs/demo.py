@@ -57,7 +57,7 @@ class DemoResult:
 
 
 def run_demo(directory: str | os.PathLike[str] = "ptcodec-demo", *, frames: int = 30, interval: int = 6,
-             quality: str = "fast", quiet: bool = False) -> DemoResult:
+             quality: str = "default", quiet: bool = False) -> DemoResult:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     gen = load_generator("reference")

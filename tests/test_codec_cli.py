@@ -1,0 +1,151 @@
+"""The codec's command line: resume after a real kill, bad input, reproducible decodes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ptcodec.cli import main
+from ptcodec.generators.reference import ReferenceGenerator
+from ptcodec.media import write_video
+from ptcodec.ptv import Keyframe, PtvReader
+from ptcodec.ptv.writer import PtvWriter
+from ptcodec.synthetic import reachable_clip
+
+ROOT = Path(__file__).resolve().parents[1]
+ENCODE = ["--size", "64", "-K", "2", "--first-steps", "40", "--later-steps", "30", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def clip_path(tmp_path_factory) -> Path:
+    torch.set_num_threads(2)
+    path = tmp_path_factory.mktemp("clip") / "clip.mkv"
+    write_video(path, reachable_clip(ReferenceGenerator(), frames=9, size=(64, 64), interval=2, seed=7),
+                Fraction(30), codec="ffv1")
+    return path
+
+
+def cli(*args: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="2")
+    return subprocess.Popen([sys.executable, "-m", "ptcodec", *args], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def keyframes_in(partial: Path) -> int:
+    if not partial.exists() or partial.stat().st_size < 64:
+        return 0
+    try:
+        writer, units = PtvWriter.resume(str(partial)[: -len(".partial")])
+    except Exception:
+        return 0
+    writer._file.close()  # only looking
+    return sum(isinstance(r.unit, Keyframe) for r in units)
+
+
+def test_a_killed_encode_resumes_to_the_same_bytes(clip_path, tmp_path):
+    whole = tmp_path / "whole.ptv"
+    run = cli("transcode", str(clip_path), str(whole), *ENCODE)
+    assert run.wait(timeout=600) == 0, run.stderr.read()
+
+    resumed = tmp_path / "resumed.ptv"
+    partial = Path(str(resumed) + ".partial")
+    run = cli("transcode", str(clip_path), str(resumed), *ENCODE)
+    deadline = time.time() + 600
+    while keyframes_in(partial) < 2 and run.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert run.poll() is None, "the encode finished before it could be killed"
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    assert partial.exists() and not resumed.exists()
+    assert 2 <= keyframes_in(partial) < 5
+
+    run = cli("transcode", str(clip_path), str(resumed), *ENCODE, "--resume")
+    out, err = run.communicate(timeout=600)
+    assert run.returncode == 0, err
+    assert resumed.read_bytes() == whole.read_bytes()
+    assert not partial.exists()
+
+
+def test_resume_refuses_a_partial_from_other_options(clip_path, tmp_path, capsys):
+    out = tmp_path / "o.ptv"
+    quick = [*ENCODE[:2], "--first-steps", "3", "--later-steps", "3", "-q"]
+    assert main(["transcode", str(clip_path), str(out), *quick]) == 0
+    out.rename(str(out) + ".partial")
+    err = one_line_error(capsys, "transcode", str(clip_path), str(out), *quick, "--rank", "4", "--resume")
+    assert "o.ptv.partial was made with other encoder options" in err
+    err = one_line_error(capsys, "transcode", str(clip_path), str(out), *quick, "--size", "32", "--resume")
+    assert "sequence header differs in width, height" in err
+    err = one_line_error(capsys, "transcode", str(clip_path), str(tmp_path / "none.ptv"), *quick, "--resume")
+    assert "none.ptv.partial: no interrupted encode to resume" in err
+
+
+def one_line_error(capsys, *args: str) -> str:
+    assert main(list(args)) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ptcodec: error:") and "\n" not in err and "Traceback" not in err, err
+    return err
+
+
+def no_output_left(directory: Path) -> None:
+    assert [p.name for p in directory.iterdir() if p.name.startswith("out")] == []
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "text", "zero-frames", "truncated"])
+def test_bad_input_video_gives_one_line_and_no_output(case, tmp_path, capsys):
+    src = tmp_path / f"in-{case}.mp4"
+    if case == "empty":
+        src.write_bytes(b"")
+    elif case == "text":
+        src.write_text("this is not a video\n" * 10)
+    elif case == "zero-frames":
+        src = tmp_path / "in-zero.y4m"
+        src.write_bytes(b"YUV4MPEG2 W64 H64 F30:1 Ip A1:1 C444\n")
+    elif case == "truncated":
+        write_video(src, np.zeros((20, 64, 64, 3), np.uint8), Fraction(30))
+        data = src.read_bytes()
+        src.write_bytes(data[: len(data) // 2])
+    err = one_line_error(capsys, "transcode", str(src), str(tmp_path / "out.ptv"), *ENCODE)
+    assert src.name in err
+    no_output_left(tmp_path)
+
+
+def test_too_large_for_every_level_and_unknown_generator(clip_path, tmp_path, capsys):
+    err = one_line_error(capsys, "transcode", str(clip_path), str(tmp_path / "out.ptv"), *ENCODE[2:], "--size",
+                         "8200x8")
+    assert "no level admits 8200x8" in err
+    no_output_left(tmp_path)
+    err = one_line_error(capsys, "transcode", str(clip_path), str(tmp_path / "out.ptv"), "--generator", "nope")
+    assert "generator 'nope' is not available" in err
+    no_output_left(tmp_path)
+
+
+def test_decoding_the_same_file_twice_gives_identical_output(clip_path, tmp_path, capsys):
+    stream = tmp_path / "s.ptv"
+    assert main(["transcode", str(clip_path), str(stream), *ENCODE[:2], "-K", "4", "--first-steps", "5",
+                 "--later-steps", "5", "-q"]) == 0
+    for name in ("a.mp4", "b.mp4", "a.y4m", "b.y4m"):
+        assert main(["decode", str(stream), str(tmp_path / name), "-q"]) == 0
+    assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
+    assert (tmp_path / "a.y4m").read_bytes() == (tmp_path / "b.y4m").read_bytes()
+    assert main(["decode", str(stream), str(tmp_path / "png") + "/", "-q"]) == 0
+    assert len(list((tmp_path / "png").glob("*.png"))) == 9
+    assert "9 frames" in capsys.readouterr().out
+
+
+def test_demo_writes_its_files_and_reports(tmp_path, capsys):
+    assert main(["demo", "--dir", str(tmp_path / "demo"), "--frames", "6", "--quality", "fast", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "6 frames 128x128" in out and "PSNR" in out and "sd-turbo" in out
+    for name in ("input.mkv", "demo.ptv", "decoded.mp4"):
+        assert (tmp_path / "demo" / name).stat().st_size > 0
+    with PtvReader(tmp_path / "demo" / "demo.ptv") as reader:
+        assert reader.header.frame_count == 6 and reader.header.generator_id == "reference"
