@@ -8,7 +8,16 @@
 - encoder.py: the loop over keyframes, writing units and decoding them back
 """
 
-from ptcodec.encoder.encoder import EncodePlan, EncodeReport, Encoder, KeyframeReport
 from ptcodec.encoder.options import PRESETS, EncoderOptions
 
 __all__ = ["PRESETS", "EncodePlan", "EncodeReport", "Encoder", "EncoderOptions", "KeyframeReport"]
+
+
+def __getattr__(name: str):
+    """The encoder itself needs torch: import it on first use, so that the CLI
+    can read the options without loading torch."""
+    if name in ("EncodePlan", "EncodeReport", "Encoder", "KeyframeReport"):
+        from ptcodec.encoder import encoder
+
+        return getattr(encoder, name)
+    raise AttributeError(f"module 'ptcodec.encoder' has no attribute {name!r}")

@@ -100,11 +100,13 @@ class Segment:
 @dataclass
 class Budget:
     max_steps: int
-    lr: float = 0.05
+    lr: float = 0.1
     patience: int = 40
     """Stop when the best loss has not improved by 0.1% for this many steps."""
     target_psnr: float | None = None
     """Stop once every frame of the segment reaches it."""
+    target_loss: float | None = None
+    """Stop once the loss reaches it (benchmarks: steps to match another recipe)."""
     min_lr_ratio: float = 0.05
 
 
@@ -152,7 +154,9 @@ def fit(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tens
             best = FitResult(u.detach().clone(), v.detach().clone(), value, psnr, step, 0)
         if progress is not None:
             progress(step, value, psnr)
-        if (budget.target_psnr is not None and psnr >= budget.target_psnr) or since_best >= budget.patience:
+        reached = (budget.target_psnr is not None and psnr >= budget.target_psnr) or (
+            budget.target_loss is not None and value <= budget.target_loss)
+        if reached or since_best >= budget.patience:
             break
         optimizer.zero_grad()
         loss.backward()
