@@ -69,7 +69,8 @@ class Segment:
         w_prev, w_noise = self.noise_weights
         return w_prev * z + w_noise * self.n0
 
-    def render(self, u: torch.Tensor, v: torch.Tensor, only: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def render(self, u: torch.Tensor, v: torch.Tensor, only: int | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
         """(frames (R*B, 3, H, W), conditioning (R*B, m, n)) for every rank prefix
         R in `ranks`, through the bitstream's quantizer; `only` renders one frame."""
         uq, vq = fake_quantize_factors(u, v, self.quant_scheme)
@@ -177,8 +178,9 @@ def fit_released(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, t
                  check_every: int, lr: float = 0.1, min_lr: float = 0.001,
                  progress: Progress | None = None) -> FitResult:
     """The released Promptus loop: each iteration takes one Adam step per frame of
-    the segment in order, then two more on the worst frame; the learning rate is
-    halved when the loss has not improved over `check_every` iterations."""
+    the segment in order, then two more on the worst frame (a scene's first
+    keyframe: one step on its frame); the learning rate is halved when the loss
+    has not improved over `check_every` iterations."""
     u = init[0].detach().clone().requires_grad_()
     v = init[1].detach().clone().requires_grad_()
     optimizer = torch.optim.Adam([u, v], lr=lr)
@@ -190,10 +192,11 @@ def fit_released(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, t
         losses = np.zeros(count)
         for t in range(count):
             losses[t] = _released_step(segment, loss_fn, optimizer, u, v, t)
-        worst = int(losses.argmax())
-        for _ in range(2):
-            _released_step(segment, loss_fn, optimizer, u, v, worst)
-        frame_steps += count + 2
+        if count > 1:  # a scene's first keyframe is fitted alone, without the extra steps
+            worst = int(losses.argmax())
+            for _ in range(2):
+                _released_step(segment, loss_fn, optimizer, u, v, worst)
+        frame_steps += count + 2 if count > 1 else 1
         loss_value = float(losses.mean())
         best_window = min(best_window, loss_value)
         if (iteration + 1) % check_every == 0:
@@ -209,7 +212,7 @@ def fit_released(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, t
         targets = segment.targets_for()
         loss_value = float(loss_fn(frames, targets, cond).mean())
         psnr = float(psnr_per_frame(frames[-count:], targets[-count:]).min())
-    return FitResult(u.detach(), v.detach(), loss_value, psnr, iterations * (count + 2), frame_steps)
+    return FitResult(u.detach(), v.detach(), loss_value, psnr, iterations, frame_steps)
 
 
 def _released_step(segment: Segment, loss_fn: FitLoss, optimizer: torch.optim.Optimizer,
@@ -219,4 +222,4 @@ def _released_step(segment: Segment, loss_fn: FitLoss, optimizer: torch.optim.Op
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
-    return float(loss)
+    return float(loss.detach())

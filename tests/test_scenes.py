@@ -1,0 +1,81 @@
+"""Scene cuts and the keyframe plan."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ptcodec.encoder import Encoder, EncoderOptions
+from ptcodec.encoder.scenes import detect_scenes, latent_distances, max_keyframes_per_second, plan_keyframes
+from ptcodec.generators.reference import ReferenceGenerator
+from ptcodec.media import load_clip
+from tests.conftest import SHARED_DATA
+
+
+def test_keyframe_plan_closes_every_scene_on_its_last_frame():
+    assert plan_keyframes([0], 10, 4) == [0, 4, 8, 9]
+    assert plan_keyframes([0], 9, 4) == [0, 4, 8]
+    assert plan_keyframes([0, 5], 12, 3) == [0, 3, 4, 5, 8, 11]
+    assert plan_keyframes([0, 1], 2, 10) == [0, 1]
+    assert plan_keyframes([0], 5, 1) == [0, 1, 2, 3, 4]
+
+
+def test_keyframe_rate_window_matches_the_level_rule():
+    assert max_keyframes_per_second([0, 10, 20, 30], 30) == 3  # 30 is one full second after 0
+    assert max_keyframes_per_second(list(range(0, 60, 2)), 30) == 15
+    assert max_keyframes_per_second([0], 30) == 1
+
+
+def test_distance_is_scale_free_and_cuts_follow_the_threshold():
+    rng = np.random.RandomState(0)
+    a, b = rng.randn(4, 8, 8), rng.randn(4, 8, 8)
+    shot = np.stack([a + 0.05 * rng.randn(4, 8, 8) for _ in range(4)] + [b + 0.05 * rng.randn(4, 8, 8) for _ in range(3)])
+    d = latent_distances(shot)
+    assert np.allclose(latent_distances(shot * 7.5), d)
+    assert d[0] == 0 and d[1:4].max() < 0.05 and d[4] > 1.5
+    assert detect_scenes(shot) == [0, 4]
+    assert detect_scenes(shot, threshold=None) == [0]
+    assert detect_scenes(shot, min_length=5) == [0]
+
+
+@pytest.fixture(scope="module")
+def gen() -> ReferenceGenerator:
+    torch.set_num_threads(2)
+    return ReferenceGenerator()
+
+
+def real(name: str, count: int, start: int = 0) -> np.ndarray:
+    path = SHARED_DATA / "clips" / name
+    if not path.exists():
+        pytest.skip(f"{path} not found (shared data is beside the repo, not in it)")
+    return load_clip(path, size=(128, 128), max_frames=count, start=start).frames
+
+
+def test_real_cut_between_two_clips_is_found_and_shots_are_not_cut(gen):
+    sky, street, film = real("sky_512.mp4", 8), real("vtest.avi", 8), real("chaplin.mp4", 8)
+    encoder = Encoder(gen, EncoderOptions())
+    from fractions import Fraction
+
+    for clip in (sky, street, film):
+        assert encoder.plan(clip, Fraction(30)).scene_starts == [0]
+    joined = np.concatenate([sky, street, film])
+    plan = encoder.plan(joined, Fraction(30))
+    assert plan.scene_starts == [0, 8, 16]
+    assert sorted(plan.scene_latents) == [0, 8, 16]
+    assert plan.keyframes == [0, 7, 8, 15, 16, 23]
+
+
+def test_perceptual_terms_that_need_torchvision_fail_with_one_clear_error(gen):
+    """vgg without a weights file always fails; lpips fails where the lpips package is missing."""
+    import importlib.util
+
+    from ptcodec.errors import PtcodecError
+
+    names = ["vgg"] + ([] if importlib.util.find_spec("lpips") else ["lpips"])
+    for name in names:
+        with pytest.raises(PtcodecError) as caught:
+            Encoder(gen, EncoderOptions(perceptual=name))
+        message = str(caught.value)
+        assert f"--perceptual {name} is unavailable" in message and "ptcodec[perceptual]" in message
+        assert "\n" not in message
