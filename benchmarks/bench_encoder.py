@@ -34,21 +34,23 @@ from ptcodec.generators import load_generator
 from ptcodec.jobs.decode import decode_file
 from ptcodec.jobs.transcode import transcode_file
 from ptcodec.media import write_video
-from ptcodec.ptv import PtvWriter
 from ptcodec.synthetic import reachable_clip
 
 
 def compare_recipes(gen, clip: np.ndarray, args: argparse.Namespace) -> list[dict]:
     first, later = (int(x) for x in args.released_iterations.split(","))
     common = dict(rank=args.rank, interval=args.interval, perceptual=args.perceptual)
-    released = Encoder(gen, EncoderOptions(recipe="released", first_steps=first, later_steps=later, **common))
-    ours = Encoder(gen, EncoderOptions(**common))
+    geometry = dict(width=clip.shape[2], height=clip.shape[1], fps=30, frame_count=len(clip))
+    released = Encoder(gen, EncoderOptions(recipe="released", first_steps=first, later_steps=later, **common),
+                       **geometry)
+    ours = Encoder(gen, EncoderOptions(**common), **geometry)
     rows: list[dict] = []
-    original_fit = released._fit
+    original_fit = released._optimize
 
-    def fit_both(segment, init, steps, scene_start):
+    def fit_both(segment, init, steps, first):
+        scene_start = first
         t0 = time.perf_counter()
-        rel = original_fit(segment, init, steps, scene_start)
+        rel = original_fit(segment, init, steps, first)
         rel_s = time.perf_counter() - t0
         warm = tuple(f.clone() for f in segment.left) if segment.left is not None else ours._start(None, 0)
         budget = Budget(max_steps=max(1, rel.frame_steps // len(segment.targets)), lr=0.1, patience=10**9,
@@ -68,12 +70,10 @@ def compare_recipes(gen, clip: np.ndarray, args: argparse.Namespace) -> list[dic
               flush=True)
         return rel
 
-    released._fit = fit_both
-    plan = released.plan(clip, Fraction(30))
-    with tempfile.TemporaryDirectory() as tmp:
-        writer = PtvWriter(os.path.join(tmp, "released.ptv"), plan.header)
-        report = released.encode(clip, plan, writer)
-    print(f"released recipe stream: closed-loop PSNR {np.mean(report.psnr):.2f} dB", flush=True)
+    released._optimize = fit_both
+    for frame in [*clip, None]:
+        released.encode(frame)
+    print(f"released recipe stream: closed-loop PSNR {np.mean(released.report.psnr):.2f} dB", flush=True)
     return rows
 
 

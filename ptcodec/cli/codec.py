@@ -66,6 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="which generated latent feeds the next frames' noise (released code: segment-start)")
     g.add_argument("--scene-threshold", type=float, default=0.5,
                    help="latent distance that starts a new scene (default 0.5); 0 turns detection off")
+    g.add_argument("--max-scene", type=int, metavar="FRAMES",
+                   help="start a new scene (a random access point: decoding and seeking can start there) "
+                   "at least every FRAMES frames; default: only at scene cuts")
     g.add_argument("--no-crc", action="store_true", help="leave out the per-unit CRC-32C")
     p.add_argument("--resume", action="store_true", help="continue an interrupted encode of the same command")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -110,7 +113,7 @@ def run_transcode(args: argparse.Namespace) -> int:
         perceptual=args.perceptual, perceptual_weights=args.perceptual_weights, alpha=args.alpha,
         c_penalty=args.c_penalty, smoothing=args.smoothing, warm_start=not args.no_warm_start,
         prev_latent_rule=PrevLatentRule.PREVIOUS_FRAME if args.prev_latent == "previous-frame" else PrevLatentRule.SEGMENT_START,
-        scene_threshold=args.scene_threshold or None, crc=not args.no_crc,
+        scene_threshold=args.scene_threshold or None, max_scene_length=args.max_scene, crc=not args.no_crc,
     )
     result = transcode_file(
         args.input, args.output, options, generator=args.generator,
@@ -121,7 +124,7 @@ def run_transcode(args: argparse.Namespace) -> int:
     psnr = [p for p in r.psnr if p != float("inf")]
     mean = sum(psnr) / len(psnr) if psnr else float("inf")
     print(f"{result.output}: {r.frames} frames {result.header.width}x{result.header.height}, "
-          f"{len(r.scene_starts)} scene(s), {len(r.keyframes) + r.resumed_keyframes} keyframes, {result.bytes:,} bytes, "
+          f"{len(r.scene_starts)} scene(s), {len(r.keyframes)} keyframes, {result.bytes:,} bytes, "
           f"{result.kbps:.1f} kbit/s, closed-loop PSNR {mean:.2f} dB, {r.seconds:.1f} s")
     return 0
 

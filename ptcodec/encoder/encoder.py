@@ -1,12 +1,18 @@
-"""The reference encoder: frames in, units out, in closed loop.
+"""The reference encoder: frames in, packets out, in closed loop.
 
-For each keyframe in order it fits the factors (ptcodec.encoder.fit), quantizes
-them exactly as the bitstream stores them, writes the units, and then feeds
-them to a real `Decoder`, whose generated latents and frames are what the next
-keyframe is fitted against. The encoder never uses anything a decoder would not
-have, so errors do not drift, and a stream resumed from its units continues
-exactly as an uninterrupted encode would: every choice depends only on the
-input, the options and the units already written.
+It works like `av.CodecContext.encode`: feed frames in display order with
+`encode(frame)`, then `encode(None)` to flush; each call returns the packets
+(temporal units) it completed. As frames arrive it decides scene cuts and
+keyframes; for each keyframe it fits the factors (ptcodec.encoder.fit),
+quantizes them exactly as the bitstream stores them, and feeds the units to a
+real `Decoder`, whose generated latents are what the next keyframe is fitted
+against. The encoder never uses anything a decoder would not have, so errors do
+not drift, and an encode resumed from the units of an interrupted one continues
+exactly as the uninterrupted encode would: every choice depends only on the
+input frames, the options and the units already written.
+
+A packet leaves one keyframe late: its duration is the distance to the next
+keyframe, known only when that keyframe is decided.
 """
 
 from __future__ import annotations
@@ -22,29 +28,19 @@ import numpy as np
 import torch
 
 from ptcodec import __version__
+from ptcodec.conditioning import noise_weights
 from ptcodec.decoder import DecodedFrame, Decoder
-from ptcodec.encoder import scenes
 from ptcodec.encoder.fit import Budget, FitResult, Segment, fit, fit_released
 from ptcodec.encoder.losses import FitLoss
 from ptcodec.encoder.options import EncoderOptions
-from ptcodec.errors import PtcodecError
+from ptcodec.encoder.scenes import SceneCutDetector
+from ptcodec.errors import InputError, PtcodecError
 from ptcodec.generators.base import Generator
 from ptcodec.media.pixels import psnr, to_signed
-from ptcodec.ptv import Keyframe, Metadata, SceneInit, SequenceHeader, smallest_level
-from ptcodec.ptv.writer import PtvWriter
+from ptcodec.ptv import Keyframe, Metadata, Packet, SceneInit, SequenceHeader, Unit, build_unit, smallest_level
 from ptcodec.quant import quantize_keyframe
 
 DEFAULT_PERCEPTUAL = {"reference": "msssim", "sd-turbo": "lpips"}
-
-
-@dataclass
-class EncodePlan:
-    header: SequenceHeader
-    metadata: Metadata
-    scene_starts: list[int]
-    keyframes: list[int]
-    scene_latents: dict[int, np.ndarray]
-    """Scene start -> its scene-init latent (1, C, h, w), as the generator's encoder made it."""
 
 
 @dataclass
@@ -53,10 +49,12 @@ class KeyframeReport:
     scene_start: bool
     loss: float
     fit_psnr: float
+    """Lowest PSNR (dB) over the keyframe's segment while fitting; the closed loop is in EncodeReport.psnr."""
     steps: int
     frame_steps: int
     seconds: float
     bytes: int
+    resumed: bool = False
 
 
 @dataclass
@@ -65,171 +63,199 @@ class EncodeReport:
     keyframes: list[KeyframeReport] = field(default_factory=list)
     scene_starts: list[int] = field(default_factory=list)
     psnr: list[float] = field(default_factory=list)
-    """Closed-loop PSNR (dB, 8-bit) of every frame, as a decoder will output it."""
-    resumed_keyframes: int = 0
+    """Closed-loop PSNR (dB, 8-bit RGB) of every frame, as a decoder outputs it."""
     seconds: float = 0.0
 
     @property
     def frame_steps(self) -> int:
         return sum(k.frame_steps for k in self.keyframes)
 
+    @property
+    def resumed_keyframes(self) -> int:
+        return sum(k.resumed for k in self.keyframes)
 
-ProgressFn = Callable[[int, KeyframeReport | None], None]
-"""Called with the number of frames finished so far and the keyframe just fitted."""
+
+def make_header(generator: Generator, options: EncoderOptions, width: int, height: int, fps: Fraction,
+                frame_count: int = 0) -> SequenceHeader:
+    """The sequence header of an encode. The level admits the geometry, the rank
+    and one keyframe per frame (the most scene cuts can add), so it is known
+    before any frame is seen."""
+    gen, opts = generator, options
+    if width % gen.downscale or height % gen.downscale or width < 1 or height < 1:
+        raise InputError(f"frame size {width}x{height} is not a multiple of the latent grid ({gen.downscale})")
+    fps = Fraction(fps)
+    level = smallest_level(width, height, opts.full_rank, gen.tokens, gen.embed_dim, gen.latent_channels,
+                           math.ceil(fps))
+    tb = 1 / fps
+    return SequenceHeader(
+        level=level.number, crc_present=opts.crc, generator_id=gen.id, generator_fingerprint=gen.fingerprint(),
+        width=width, height=height, time_base_num=tb.numerator, time_base_den=tb.denominator,
+        frame_count=frame_count, tokens=gen.tokens, embed_dim=gen.embed_dim, latent_channels=gen.latent_channels,
+        latent_downscale=gen.downscale, noise_seed=opts.noise_seed, gamma_num=opts.gamma[0], gamma_den=opts.gamma[1],
+        prev_latent_rule=opts.prev_latent_rule, interp_rule=opts.interp_rule, quant_schemes=1 << opts.quant_scheme,
+    )
 
 
 class Encoder:
-    def __init__(self, generator: Generator, options: EncoderOptions) -> None:
+    """`Encoder(generator, options, width=, height=, fps=)`; then `encode(frame)`
+    per frame and `encode(None)` at the end. `codec_private` is what precedes the
+    packets in a `.ptv` file (or goes into Matroska's CodecPrivate)."""
+
+    def __init__(self, generator: Generator, options: EncoderOptions, *, width: int, height: int,
+                 fps: Fraction | int, frame_count: int = 0, resume: Iterable[Unit] = (),
+                 on_frame: Callable[[DecodedFrame], None] | None = None,
+                 on_keyframe: Callable[[KeyframeReport], None] | None = None) -> None:
         options.check()
         self.generator = generator
         self.options = options
-        perceptual = options.perceptual or DEFAULT_PERCEPTUAL.get(generator.id, "msssim")
-        self.loss = FitLoss(perceptual, options.alpha, options.c_penalty, options.perceptual_weights)
-        self.perceptual = perceptual
-
-    # -- planning --------------------------------------------------------------
-    def plan(self, frames: np.ndarray, fps: Fraction) -> EncodePlan:
-        """Scene cuts, keyframe positions and the sequence header for these frames (T, H, W, 3) uint8."""
-        count, height, width = frames.shape[:3]
-        if count == 0:
-            raise PtcodecError("no frames to encode")
-        gen, opts = self.generator, self.options
-        if height % gen.downscale or width % gen.downscale:
-            raise PtcodecError(f"frame size {width}x{height} is not a multiple of the latent grid ({gen.downscale})")
-        latents = self._latents(frames)
-        starts = scenes.detect_scenes(latents, opts.scene_threshold)
-        keyframes = scenes.plan_keyframes(starts, count, opts.interval)
-        rate = scenes.max_keyframes_per_second(keyframes, fps)
-        level = smallest_level(width, height, opts.full_rank, gen.tokens, gen.embed_dim, gen.latent_channels, rate)
-        tb = 1 / Fraction(fps)
-        header = SequenceHeader(
-            level=level.number, crc_present=opts.crc, generator_id=gen.id, generator_fingerprint=gen.fingerprint(),
-            width=width, height=height, time_base_num=tb.numerator, time_base_den=tb.denominator,
-            frame_count=count, tokens=gen.tokens, embed_dim=gen.embed_dim, latent_channels=gen.latent_channels,
-            latent_downscale=gen.downscale, noise_seed=opts.noise_seed, gamma_num=opts.gamma[0],
-            gamma_den=opts.gamma[1], prev_latent_rule=opts.prev_latent_rule, interp_rule=opts.interp_rule,
-            quant_schemes=1 << opts.quant_scheme,
-        )
-        described = dict(opts.describe(), perceptual=self.perceptual)
-        metadata = Metadata((
+        self.perceptual = options.perceptual or DEFAULT_PERCEPTUAL.get(generator.id, "msssim")
+        self.loss = FitLoss(self.perceptual, options.alpha, options.c_penalty, options.perceptual_weights)
+        self.header = make_header(generator, options, width, height, Fraction(fps), frame_count)
+        described = dict(options.describe(), perceptual=self.perceptual)
+        self.metadata = Metadata((
             ("encoder", f"ptcodec {__version__}".encode()),
             ("encoder-options", json.dumps(described, sort_keys=True).encode()),
         ))
-        return EncodePlan(header, metadata, starts, keyframes, {s: latents[s : s + 1] for s in starts})
+        self.decoder = Decoder(self.header, generator)
+        self.report = EncodeReport()
+        self.on_frame, self.on_keyframe = on_frame, on_keyframe
+        self._scenes = SceneCutDetector(options.scene_threshold, max_length=options.max_scene_length)
+        self._frames: dict[int, np.ndarray] = {}
+        """Input frames not yet output by the closed loop (targets and PSNR)."""
+        self._next = 0
+        self._scene_start = 0
+        self._last_key: int | None = None
+        self._last_factors: tuple[np.ndarray, np.ndarray] | None = None
+        self._pending: tuple[int, list[Unit]] | None = None
+        """The last keyframe's temporal unit, waiting for its duration."""
+        self._resume: dict[int, list[Unit]] = {}
+        for unit in resume:
+            if isinstance(unit, (SceneInit, Keyframe)):
+                self._resume.setdefault(unit.frame_index, []).append(unit)
+        self._started = time.perf_counter()
 
-    def _latents(self, frames: np.ndarray, batch: int = 16) -> np.ndarray:
-        out = []
-        with torch.no_grad():
-            for i in range(0, len(frames), batch):
-                x = torch.from_numpy(to_signed(frames[i : i + batch])).permute(0, 3, 1, 2).contiguous()
-                out.append(self.generator.encode_latent(x).float().cpu().numpy())
-        return np.concatenate(out)
+    @property
+    def codec_private(self) -> bytes:
+        from ptcodec.ptv import MAGIC
 
-    # -- encoding --------------------------------------------------------------
-    def encode(self, frames: np.ndarray, plan: EncodePlan, writer: PtvWriter, *, done: Iterable = (),
-               progress: ProgressFn | None = None,
-               on_frame: Callable[[DecodedFrame], None] | None = None) -> EncodeReport:
-        """Fit and write every keyframe of `plan` not already among `done` (the units
-        of an interrupted encode, sequence header first), then finish the stream."""
-        started = time.perf_counter()
-        opts = self.options
-        header = plan.header
-        decoder = Decoder(header, self.generator)
-        report = EncodeReport(frames=len(frames), scene_starts=plan.scene_starts)
-        targets = torch.from_numpy(to_signed(frames)).permute(0, 3, 1, 2).contiguous()
-        last_factors: tuple[np.ndarray, np.ndarray] | None = None
+        return MAGIC + build_unit(self.header, None) + build_unit(self.metadata, self.header)
 
-        def collect(out: list[DecodedFrame]) -> None:
-            for frame in out:
-                report.psnr.append(psnr(frame.image, frames[frame.index]))
-                if on_frame is not None:
-                    on_frame(frame)
+    @property
+    def frames_in(self) -> int:
+        return self._next
 
-        done_keyframes = []
-        for record in list(done)[1:]:
-            collect(decoder.push(record.unit))
-            if isinstance(record.unit, Keyframe):
-                done_keyframes.append(record.unit.frame_index)
-                last_factors = decoder.key.factors
-        if done_keyframes != plan.keyframes[: len(done_keyframes)]:
-            raise PtcodecError("the partial stream's keyframes do not match this encode's plan; cannot resume")
-        report.resumed_keyframes = len(done_keyframes)
-        if progress is not None and done_keyframes:
-            progress(done_keyframes[-1] + 1, None)
-        if not done_keyframes:
-            writer.write(plan.metadata)
+    # -- frames in, packets out --------------------------------------------------
+    def encode(self, frame: object | None) -> list[Packet]:
+        """Take one frame (av.VideoFrame or RGB uint8 (H, W, 3)); None flushes."""
+        if frame is None:
+            return self._flush()
+        image = _rgb(frame)
+        h = self.header
+        if image.shape != (h.height, h.width, 3):
+            raise InputError(f"frame {self._next} is {image.shape[1]}x{image.shape[0]}, the stream is {h.width}x{h.height}")
+        if h.frame_count and self._next >= h.frame_count:
+            raise InputError(f"more frames than the frame_count {h.frame_count} this encoder was made for")
+        t = self._next
+        self._next += 1
+        latent = self._latent(image)
+        cut = self._scenes.push(latent)
+        packets: list[Packet] = []
+        if cut and t > 0 and self._last_key != t - 1:
+            packets += self._keyframe(t - 1)  # a scene ends on a keyframe
+        self._frames[t] = image
+        if cut:
+            self._scene_start = t
+            self.report.scene_starts.append(t)
+            packets += self._keyframe(t, scene_latent=latent)
+        elif (t - self._scene_start) % self.options.interval == 0:
+            packets += self._keyframe(t)
+        return packets
 
-        first_steps, later_steps = opts.steps()
-        for b in plan.keyframes[len(done_keyframes):]:
-            t0 = time.perf_counter()
-            scene_start = b in plan.scene_latents
-            units: list = []
-            if scene_start:
-                scene = SceneInit.from_latent(b, plan.scene_latents[b], opts.latent_dtype)
-                units.append(scene)
-                collect(decoder.push(scene))
-                segment = self._segment(decoder, targets[b : b + 1], torch.ones(1), None, scene.latent())
-                steps = first_steps
-            else:
-                key = decoder.key
-                a = key.index
-                weights = torch.tensor([(t - a) / (b - a) for t in range(a + 1, b + 1)], dtype=torch.float32)
-                left = tuple(torch.from_numpy(f) for f in key.factors)
-                segment = self._segment(decoder, targets[a + 1 : b + 1], weights, left, key.latent)
-                steps = later_steps
-            init = self._start(last_factors, b)
-            result = self._fit(segment, init, steps, scene_start)
-            keyframe = quantize_keyframe(b, result.u.numpy(), result.v.numpy(), opts.quant_scheme)
-            units.append(keyframe)
-            written = sum(writer.write(unit) for unit in units)
-            writer.flush()
-            collect(decoder.push(keyframe))
-            last_factors = decoder.key.factors
-            kf = KeyframeReport(b, scene_start, result.loss, result.psnr, result.steps, result.frame_steps,
-                                time.perf_counter() - t0, written)
-            report.keyframes.append(kf)
-            if progress is not None:
-                progress(b + 1, kf)
-        collect(decoder.flush())
-        writer.close()
-        if progress is not None:
-            progress(len(frames), None)
-        report.seconds = time.perf_counter() - started
-        return report
+    def _flush(self) -> list[Packet]:
+        packets: list[Packet] = []
+        if self._next and self._last_key != self._next - 1:
+            packets += self._keyframe(self._next - 1)
+        if self._pending is not None:
+            end = self.header.frame_count or self._next
+            packets.append(self._packet(end))
+        self._collect(self.decoder.flush())
+        self.report.frames = self._next
+        self.report.seconds = time.perf_counter() - self._started
+        return packets
 
-    def _segment(self, decoder: Decoder, targets: torch.Tensor, weights: torch.Tensor,
-                 left: tuple[torch.Tensor, torch.Tensor] | None, z_prev: np.ndarray) -> Segment:
-        from ptcodec.conditioning import noise_weights
+    def _packet(self, next_keyframe: int) -> Packet:
+        pts, units = self._pending
+        data = b"".join(build_unit(u, self.header) for u in units)
+        self._pending = None
+        return Packet(data, pts, next_keyframe - pts, self.header.time_base, isinstance(units[0], SceneInit))
 
-        h = decoder.header
-        gen = self.generator
-        w_prev, w_noise = noise_weights(h.gamma_num, h.gamma_den)
-        as_gen = {"device": getattr(gen, "device", "cpu"), "dtype": getattr(gen, "dtype", torch.float32)}
-        return Segment(
-            generator=gen, targets=targets.to(**as_gen), weights=weights.to(**as_gen),
-            left=None if left is None else tuple(f.to(**as_gen) for f in left),
-            z_prev=torch.from_numpy(np.asarray(z_prev, dtype=np.float32)).to(**as_gen),
-            n0=torch.from_numpy(decoder.n0).to(**as_gen), noise_weights=(float(w_prev), float(w_noise)),
-            prev_latent_rule=h.prev_latent_rule, quant_scheme=self.options.quant_scheme, ranks=self.options.rank_ladder,
-        )
-
-    def _start(self, last: tuple[np.ndarray, np.ndarray] | None, frame: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Warm start from the previous keyframe's dequantized factors (what the
-        stream holds, so a resumed encode starts from the same point), else the
-        released code's start: u, v uniform in [0, 1)."""
-        gen, rank = self.generator, self.options.full_rank
-        if last is not None and self.options.warm_start and self.options.recipe == "ptcodec" and last[0].shape[1] == rank:
-            u, v = last
+    # -- one keyframe --------------------------------------------------------------
+    def _keyframe(self, b: int, scene_latent: np.ndarray | None = None) -> list[Packet]:
+        t0 = time.perf_counter()
+        units: list[Unit] = []
+        resumed = self._resume.get(b)
+        if self._resume and resumed is None and b < max(self._resume):
+            raise PtcodecError(f"the partial stream has no keyframe at frame {b} where this encode puts one; "
+                               "it was made from another input; cannot resume")
+        if scene_latent is not None:
+            scene = SceneInit.from_latent(b, scene_latent, self.options.latent_dtype)
+            if resumed is not None:
+                scene = resumed[0]
+            units.append(scene)
+            self._collect(self.decoder.push(scene))
+        if resumed is not None:
+            keyframe = resumed[-1]
+            result = None
         else:
-            rng = np.random.RandomState(self.options.seed + frame)
-            u = rng.random_sample((gen.tokens, rank)).astype(np.float32)
-            v = rng.random_sample((rank, gen.embed_dim)).astype(np.float32)
-        device = getattr(gen, "device", "cpu")
-        return torch.from_numpy(np.array(u)).to(device), torch.from_numpy(np.array(v)).to(device)
+            result = self._fit(b, units[0] if units else None)
+            keyframe = quantize_keyframe(b, result.u.numpy(), result.v.numpy(), self.options.quant_scheme)
+        units.append(keyframe)
+        self._collect(self.decoder.push(keyframe))
+        self._last_key, self._last_factors = b, self.decoder.key.factors
+        packets = [self._packet(b)] if self._pending is not None else []
+        self._pending = (b, units)
+        size = sum(len(build_unit(u, self.header)) for u in units)
+        report = KeyframeReport(b, scene_latent is not None, result.loss if result else math.nan,
+                                result.psnr if result else math.nan, result.steps if result else 0,
+                                result.frame_steps if result else 0, time.perf_counter() - t0, size,
+                                resumed=resumed is not None)
+        self.report.keyframes.append(report)
+        if self.on_keyframe is not None:
+            self.on_keyframe(report)
+        return packets
 
-    def _fit(self, segment: Segment, init: tuple[torch.Tensor, torch.Tensor], steps: int, first: bool) -> FitResult:
+    def _fit(self, b: int, scene: SceneInit | None) -> FitResult:
+        segment, steps = self._segment(b, scene)
+        return self._optimize(segment, self._start(b), steps, first=scene is not None)
+
+    def _segment(self, b: int, scene: SceneInit | None) -> tuple[Segment, int]:
+        """The frames keyframe b decides, as the decoder will render them; and the step budget."""
+        gen, opts = self.generator, self.options
+        device = getattr(gen, "device", "cpu")
+        dtype = getattr(gen, "dtype", torch.float32)
+        first_steps, later_steps = opts.steps()
+        if scene is not None:
+            frames, weights, left, z_prev, steps = [b], [1.0], None, scene.latent(), first_steps
+        else:
+            key = self.decoder.key
+            a = key.index
+            frames = list(range(a + 1, b + 1))
+            weights = [(t - a) / (b - a) for t in frames]
+            left, z_prev, steps = key.factors, key.latent, later_steps
+        targets = torch.from_numpy(to_signed(np.stack([self._frames[t] for t in frames]))).permute(0, 3, 1, 2)
+        w_prev, w_noise = noise_weights(self.header.gamma_num, self.header.gamma_den)
+        segment = Segment(
+            generator=gen, targets=targets.to(device, dtype), weights=torch.tensor(weights).to(device, dtype),
+            left=None if left is None else tuple(torch.from_numpy(f).to(device, dtype) for f in left),
+            z_prev=torch.from_numpy(np.asarray(z_prev, dtype=np.float32)).to(device, dtype),
+            n0=torch.from_numpy(self.decoder.n0).to(device, dtype), noise_weights=(float(w_prev), float(w_noise)),
+            prev_latent_rule=self.header.prev_latent_rule, quant_scheme=opts.quant_scheme, ranks=opts.rank_ladder,
+        )
+        return segment, steps
+
+    def _optimize(self, segment: Segment, init: tuple[torch.Tensor, torch.Tensor], steps: int,
+                  first: bool) -> FitResult:
         opts = self.options
-        torch.manual_seed(0)  # nothing random is drawn in fitting; this only pins library internals
         if opts.recipe == "released":
             result = fit_released(segment, self.loss, init, steps, check_every=300 if first else 20, lr=opts.lr or 0.1)
         else:
@@ -237,6 +263,45 @@ class Encoder:
             result = fit(segment, self.loss, init, budget, smoothing=opts.smoothing)
         result.u, result.v = result.u.float().cpu(), result.v.float().cpu()
         return result
+
+    def _start(self, frame: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Warm start from the previous keyframe's dequantized factors (what the
+        stream holds, so a resumed encode starts from the same point), else the
+        released code's start: u, v uniform in [0, 1)."""
+        gen, opts = self.generator, self.options
+        rank = opts.full_rank
+        last = self._last_factors
+        if last is not None and opts.warm_start and opts.recipe == "ptcodec" and last[0].shape[1] == rank:
+            u, v = last
+        else:
+            rng = np.random.RandomState(opts.seed + frame)
+            u = rng.random_sample((gen.tokens, rank)).astype(np.float32)
+            v = rng.random_sample((rank, gen.embed_dim)).astype(np.float32)
+        device = getattr(gen, "device", "cpu")
+        return torch.from_numpy(np.array(u)).to(device), torch.from_numpy(np.array(v)).to(device)
+
+    def _latent(self, image: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            x = torch.from_numpy(to_signed(image)).permute(2, 0, 1)[None]
+            return self.generator.encode_latent(x).float().cpu().numpy()
+
+    def _collect(self, frames: list[DecodedFrame]) -> None:
+        for frame in frames:
+            self.report.psnr.append(psnr(frame.image, self._frames.pop(frame.index)))
+            if self.on_frame is not None:
+                self.on_frame(frame)
+
+
+def _rgb(frame: object) -> np.ndarray:
+    if isinstance(frame, np.ndarray):
+        image = frame
+    elif hasattr(frame, "to_ndarray"):
+        image = frame.to_ndarray(format="rgb24")
+    else:
+        raise TypeError(f"encode() takes an av.VideoFrame, an RGB uint8 array or None, not {type(frame).__name__}")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise InputError(f"frames must be RGB uint8 (H, W, 3), got {image.dtype} {image.shape}")
+    return image
 
 
 def mean_psnr(values: list[float]) -> float:

@@ -48,6 +48,8 @@ class EncoderOptions:
     interp_rule: int = InterpRule.LINEAR_FACTORS
     scene_threshold: float | None = 0.5
     """None turns scene-cut detection off."""
+    max_scene_length: int | None = None
+    """Start a new scene (a random access point) after this many frames."""
     noise_seed: int = 88
     gamma: tuple[int, int] = (95, 100)
     latent_dtype: int = LatentDtype.F32
@@ -82,6 +84,8 @@ class EncoderOptions:
             raise PtcodecError(f"--interval must be at least 1, got {self.interval}")
         if any(r < 1 for r in self.rank_ladder):
             raise PtcodecError(f"ranks must be at least 1, got {self.rank_ladder}")
+        if self.max_scene_length is not None and self.max_scene_length < 1:
+            raise PtcodecError(f"the longest scene must be at least 1 frame, got {self.max_scene_length}")
         if not 0 <= self.alpha <= 1:
             raise PtcodecError(f"alpha must be within [0, 1], got {self.alpha}")
 

@@ -30,15 +30,41 @@ def latent_distances(latents: np.ndarray) -> np.ndarray:
     return d
 
 
-def detect_scenes(latents: np.ndarray, threshold: float | None = DEFAULT_THRESHOLD, min_length: int = 2) -> list[int]:
-    """Scene starts (frame indices, the first is 0). threshold None: one scene."""
-    starts = [0]
-    if threshold is None:
-        return starts
-    for t, d in enumerate(latent_distances(latents)):
-        if t > 0 and d > threshold and t - starts[-1] >= min_length:
-            starts.append(t)
-    return starts
+class SceneCutDetector:
+    """Decides, frame by frame, where scenes start (the encoder works as frames arrive).
+
+    A frame starts a scene when it is the first, when its latent distance to the
+    previous frame exceeds `threshold` (at least `min_length` frames into the
+    scene), or when the scene has reached `max_length` frames (a refresh point:
+    a new scene-init unit, so that decoding can start there)."""
+
+    def __init__(self, threshold: float | None = DEFAULT_THRESHOLD, min_length: int = 2,
+                 max_length: int | None = None) -> None:
+        self.threshold, self.min_length, self.max_length = threshold, min_length, max_length
+        self.previous: np.ndarray | None = None
+        self.start = 0
+        self.frame = -1
+
+    def push(self, latent: np.ndarray) -> bool:
+        """True when this frame starts a scene."""
+        self.frame += 1
+        t, previous, self.previous = self.frame, self.previous, latent
+        if previous is None:
+            return True
+        length = t - self.start
+        cut = self.threshold is not None and length >= self.min_length and (
+            latent_distances(np.stack([previous, latent]))[1] > self.threshold)
+        if cut or (self.max_length is not None and length >= self.max_length):
+            self.start = t
+            return True
+        return False
+
+
+def detect_scenes(latents: np.ndarray, threshold: float | None = DEFAULT_THRESHOLD, min_length: int = 2,
+                  max_length: int | None = None) -> list[int]:
+    """Scene starts (frame indices, the first is 0) of a whole clip."""
+    detector = SceneCutDetector(threshold, min_length, max_length)
+    return [t for t, latent in enumerate(latents) if detector.push(latent)]
 
 
 def plan_keyframes(scene_starts: list[int], frame_count: int, interval: int) -> list[int]:

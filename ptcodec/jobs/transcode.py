@@ -1,6 +1,6 @@
 """`ptcodec transcode`: any video PyAV reads -> a .ptv prompt stream.
 
-The output is written as `<out>.partial`, unit by unit, and renamed when the
+The output is written as `<out>.partial`, packet by packet, and renamed when the
 stream is complete. An interrupted encode (Ctrl-C, a kill, a crash) leaves the
 partial file; `resume=True` continues after its last complete keyframe and
 produces the same bytes an uninterrupted encode would.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -21,7 +22,7 @@ from ptcodec.errors import InputError, PtcodecError
 from ptcodec.generators import load_generator
 from ptcodec.jobs.progress import bar
 from ptcodec.media import load_clip
-from ptcodec.ptv import PtvWriter, SequenceHeader
+from ptcodec.ptv import Keyframe, PtvWriter, SequenceHeader
 
 
 @dataclass
@@ -60,31 +61,45 @@ def transcode_file(
     if not parent.is_dir():
         raise InputError(f"{output}: the directory {parent} does not exist")
     gen = load_generator(generator, **(generator_options or {}))
-    encoder = Encoder(gen, options)
     box = size or gen.native_size[::-1]
     clip = load_clip(source, size=box, fit=fit, multiple=gen.downscale, fps=fps, start=start, max_frames=max_frames)
-    plan = encoder.plan(clip.frames, clip.fps)
+    count, height, width = clip.frames.shape[:3]
+    progress = bar(count, "encoding", quiet=quiet)
 
+    def on_keyframe(k: KeyframeReport) -> None:
+        if not k.resumed:
+            progress.set_postfix(keyframe=k.frame, loss=f"{k.loss:.4g}", psnr=f"{k.fit_psnr:.1f}dB", steps=k.steps)
+
+    done = []
     if resume:
-        writer, done = PtvWriter.resume(output)
-        _check_resumable(output, done, plan)
+        writer, records = PtvWriter.resume(output)
+        done = [r.unit for r in records]
+    encoder = Encoder(gen, options, width=width, height=height, fps=clip.fps, frame_count=count, resume=done,
+                      on_frame=on_frame, on_keyframe=on_keyframe)
+    if resume:
+        _check_resumable(output, done, encoder)
     else:
-        writer, done = PtvWriter(output, plan.header, keep_partial=True), []
-    progress = bar(len(clip.frames), "encoding", quiet=quiet)
+        writer = PtvWriter(output, encoder.header, keep_partial=True)
+        writer.write(encoder.metadata)
+    written_up_to = max((u.frame_index for u in done if isinstance(u, Keyframe)), default=-1)
 
-    def update(frames_done: int, keyframe: KeyframeReport | None) -> None:
-        progress.update(frames_done - progress.n)
-        if keyframe is not None:
-            progress.set_postfix(keyframe=keyframe.frame, loss=f"{keyframe.loss:.4g}",
-                                 psnr=f"{keyframe.fit_psnr:.1f}dB", steps=keyframe.steps)
+    def write(packets) -> None:
+        for packet in packets:
+            if packet.pts > written_up_to:
+                writer.write_packet(packet.data)
+                writer.flush()
 
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if threading.current_thread() is threading.main_thread() else None
     try:
-        report = encoder.encode(clip.frames, plan, writer, done=done, progress=update, on_frame=on_frame)
+        for image in clip.frames:
+            write(encoder.encode(image))
+            progress.update(1)
+        write(encoder.encode(None))
+        writer.close()
     except BaseException:
         writer.abort()  # keeps <output>.partial for --resume
         progress.close()
-        if not quiet:
+        if not quiet and encoder.report.keyframes:
             print(f"ptcodec: the unfinished stream is kept as {writer.partial_path}; "
                   "run the same command with --resume to continue it")
         raise
@@ -92,23 +107,17 @@ def transcode_file(
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     progress.close()
-    return TranscodeResult(plan.header, report, output, os.path.getsize(output))
+    return TranscodeResult(encoder.header, encoder.report, output, os.path.getsize(output))
 
 
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-def _check_resumable(output: str, done: list, plan) -> None:
+def _check_resumable(output: str, done: list, encoder: Encoder) -> None:
     """The partial stream must come from this very input and these options."""
-    header = done[0].unit
-    if header != plan.header:
-        differs = [f for f in header.__dataclass_fields__ if getattr(header, f) != getattr(plan.header, f)]
+    header = done[0]
+    if header != encoder.header:
+        differs = [f for f in header.__dataclass_fields__ if getattr(header, f) != getattr(encoder.header, f)]
         raise PtcodecError(
             f"{output}.partial was made from another input or with other options "
             f"(sequence header differs in {', '.join(differs)}); cannot resume"
         )
-    if len(done) > 1 and done[1].unit != plan.metadata:
+    if len(done) < 2 or done[1] != encoder.metadata:
         raise PtcodecError(f"{output}.partial was made with other encoder options; cannot resume")

@@ -7,12 +7,13 @@ checked against the same rules the reader applies before they are written.
 
 from __future__ import annotations
 
+import io
 import os
 from typing import BinaryIO
 
 from ptcodec.errors import InputError, PtvError
 from ptcodec.ptv import rules, syntax
-from ptcodec.ptv.framing import UnitRecord, build_unit
+from ptcodec.ptv.framing import UnitRecord, build_unit, read_unit
 from ptcodec.ptv.reader import PtvReader
 from ptcodec.ptv.units import Keyframe, SequenceHeader, Unit
 
@@ -84,6 +85,20 @@ class PtvWriter:
         self._file.write(data)
         self.units_written += 1
         return len(data)
+
+    def write_packet(self, data: bytes) -> int:
+        """Append a temporal unit (a packet's bytes) as it is, after checking each of its units."""
+        stream = io.BytesIO(data)
+        while True:
+            try:
+                record = read_unit(stream, self.header, self.units_written, self.partial_path)
+                if record is None:
+                    return len(data)
+                self._rules.check(record.unit)
+            except PtvError as error:
+                raise error.located(unit_index=self.units_written, path=self.partial_path) from None
+            self._file.write(record.data)
+            self.units_written += 1
 
     def flush(self) -> None:
         """Make everything written so far durable (an encoder calls this per keyframe)."""
