@@ -20,6 +20,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CrcMismatchError",
+    "Decoder",
+    "Encoder",
     "GeneratorError",
     "InputError",
     "InvalidValueError",
@@ -29,4 +31,19 @@ __all__ = [
     "TruncatedError",
     "UnsupportedVersionError",
     "__version__",
+    "open",
 ]
+
+
+def __getattr__(name: str):
+    """`ptcodec.open`, `ptcodec.Encoder` and `ptcodec.Decoder` (ptcodec/api.py),
+    imported on first use so that `import ptcodec` does not load torch."""
+    if name == "open":  # parsing and demuxing need no torch
+        from ptcodec.container import open
+
+        return open
+    if name in ("Encoder", "Decoder"):
+        from ptcodec import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'ptcodec' has no attribute {name!r}")

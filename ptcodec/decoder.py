@@ -16,6 +16,8 @@ decoder outputs frames one segment late: frames a .. b-1 leave when keyframe b
 
 from __future__ import annotations
 
+import io
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,16 +25,23 @@ import torch
 
 from ptcodec import conditioning
 from ptcodec.conditioning import FramePlan
-from ptcodec.errors import GeneratorError
+from ptcodec.errors import GeneratorError, PtvError
 from ptcodec.generators.base import Generator
 from ptcodec.generators.onestep import initial_noise
 from ptcodec.media.pixels import to_uint8
+from ptcodec.ptv.framing import read_unit
+from ptcodec.ptv.packet import Packet
+from ptcodec.ptv.rules import check_unit_alone
 from ptcodec.ptv.syntax import PrevLatentRule
 from ptcodec.ptv.units import Keyframe, SceneInit, SequenceHeader, Unit
 from ptcodec.quant import dequantize_keyframe
 
 Factors = tuple[np.ndarray, np.ndarray]
 UNKNOWN_FINGERPRINT = bytes(32)
+
+
+class DamageWarning(UserWarning):
+    """A packet was damaged or missing; the decoder concealed the gap and went on."""
 
 
 @dataclass
@@ -42,6 +51,29 @@ class DecodedFrame:
     """RGB uint8 (H, W, 3): the spec's truncation of the generator's [-1, 1] output."""
     signed: np.ndarray
     """The generator's output itself, float32 (3, H, W) in [-1, 1]."""
+    concealed: bool = False
+    """A copy of the last good frame, standing in for frames lost to damage."""
+
+    def to_av(self, time_base) -> "object":
+        """As an av.VideoFrame (rgb24) with pts = frame index in `time_base`."""
+        import av
+
+        frame = av.VideoFrame.from_ndarray(self.image, format="rgb24")
+        frame.pts = self.index
+        frame.time_base = time_base
+        return frame
+
+
+def packet_units(data: bytes, header: SequenceHeader) -> list[Unit]:
+    """The units of one temporal unit, each checked on its own (spec 11.3)."""
+    stream = io.BytesIO(data)
+    units = []
+    while (record := read_unit(stream, header, len(units) + 1)) is not None:
+        check_unit_alone(record.unit, header)
+        units.append(record.unit)
+    if not any(isinstance(u, Keyframe) for u in units):
+        raise PtvError("temporal unit without a keyframe unit", field="unit_type")
+    return units
 
 
 def check_generator(header: SequenceHeader, generator: Generator, *, check_fingerprint: bool = True) -> None:
@@ -101,6 +133,11 @@ class Decoder:
         self.key: _Key | None = None
         self._scene_latent: tuple[int, np.ndarray] | None = None
         self.frames_out = 0
+        self.next_index = 0
+        """The frame the decoder outputs next."""
+        self._last: DecodedFrame | None = None
+        self._lost = False
+        self._expected: int | None = None
 
     # -- the pieces the encoder's closed loop reuses ---------------------------
     def noise_from(self, latent: np.ndarray) -> np.ndarray:
@@ -129,6 +166,55 @@ class Decoder:
             latents.append(z)
             z_prev = z
         return np.concatenate(frames), np.concatenate(latents)
+
+    # -- packets in, frames out (like av.CodecContext.decode) ----------------------
+    def decode(self, packet: Packet | None) -> list[DecodedFrame]:
+        """One temporal unit in, the frames it completes out; None flushes.
+
+        A packet that does not parse, or a gap in the packets (a pts other than the
+        previous packet's pts + duration), gives a DamageWarning naming the time;
+        the last good frame is then held until the next random access point, and
+        decoding goes on from there (spec 11.3)."""
+        if packet is None:
+            out = [] if self._lost else self.flush()
+            if self.header.frame_count:
+                out += self._conceal(self.header.frame_count) if self._lost else []
+            return out
+        try:
+            units = packet_units(packet.data, self.header)
+        except PtvError as error:
+            return self._lose(packet.pts, f"damaged packet ({error})")
+        if self._expected is not None and packet.pts != self._expected and not self._lost:
+            out = self._lose(self._expected, f"missing data (next packet at frame {packet.pts})")
+        else:
+            out = []
+        self._expected = packet.pts + packet.duration if packet.duration else None
+        if self._lost:
+            if not isinstance(units[0], SceneInit):
+                return out
+            out += self._conceal(packet.pts)
+            self._lost = False
+        for unit in units:
+            out += self.push(unit)
+        return out
+
+    def _lose(self, frame: int, what: str) -> list[DecodedFrame]:
+        seconds = float(frame * self.header.time_base)
+        warnings.warn(DamageWarning(
+            f"{what} at {seconds:.3f} s (frame {frame}); holding the last frame until the next random access point"),
+            stacklevel=3)
+        out = []
+        if self.key is not None and not self._lost:
+            out.append(self._frame(self.key.index, self.key.frame))
+        self.key, self._scene_latent, self._lost = None, None, True
+        return out
+
+    def _conceal(self, end: int) -> list[DecodedFrame]:
+        out = []
+        while self.next_index < end and self._last is not None:
+            last = self._last
+            out.append(self._emit(DecodedFrame(self.next_index, last.image, last.signed, concealed=True)))
+        return out
 
     # -- stream input ----------------------------------------------------------
     def push(self, unit: Unit) -> list[DecodedFrame]:
@@ -182,5 +268,10 @@ class Decoder:
         return out
 
     def _frame(self, index: int, signed: np.ndarray) -> DecodedFrame:
+        return self._emit(DecodedFrame(index, to_uint8(signed.transpose(1, 2, 0)), signed))
+
+    def _emit(self, frame: DecodedFrame) -> DecodedFrame:
         self.frames_out += 1
-        return DecodedFrame(index, to_uint8(signed.transpose(1, 2, 0)), signed)
+        self.next_index = frame.index + 1
+        self._last = frame
+        return frame

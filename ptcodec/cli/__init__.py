@@ -27,7 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ARG001
+    return f"ptcodec: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    warnings.formatwarning = _one_line_warning
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)

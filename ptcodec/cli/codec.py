@@ -78,14 +78,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("decode", help="decode a .ptv stream into video",
                        description="Regenerate every frame; output by extension: .mp4/.mkv/.mov, .y4m, or a PNG "
                        "sequence (a directory, or a pattern like out/%%05d.png).")
-    p.add_argument("input")
+    p.add_argument("input", help="a .ptv file, or a Matroska file with a prompt track")
     p.add_argument("output")
     p.add_argument("--codec", choices=["h264", "ffv1"], help="video codec for .mp4/.mkv (default h264 / ffv1)")
+    p.add_argument("--start", type=float, metavar="SECONDS", help="begin at this time (decoding starts at the "
+                   "random access point before it)")
+    p.add_argument("--duration", type=float, metavar="SECONDS", help="decode only this long")
     p.add_argument("--batch", type=int, default=16, help="largest generator batch (default 16)")
     p.add_argument("--ignore-fingerprint", action="store_true", help="decode with other weights than the stream names")
     p.add_argument("--quiet", "-q", action="store_true")
     add_generator_args(p, choose=False)
     p.set_defaults(run=run_decode)
+
+    p = sub.add_parser("mux", help="put a .ptv stream into Matroska, optionally beside a source's audio and video")
+    p.add_argument("input", help="the .ptv file")
+    p.add_argument("output", help="the .mkv file")
+    p.add_argument("--with", dest="with_source", metavar="SOURCE", help="copy this file's audio into the MKV")
+    p.add_argument("--with-video", action="store_true", help="copy SOURCE's video too (e.g. a low-rate fallback)")
+    p.set_defaults(run=run_mux)
+    p = sub.add_parser("demux", help="get the .ptv stream back out of Matroska, bit for bit")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.set_defaults(run=run_demux)
 
     p = sub.add_parser("truncate", help="cut a rank-scalable stream to a lower rank (no generator needed)")
     p.add_argument("input")
@@ -130,15 +144,35 @@ def run_transcode(args: argparse.Namespace) -> int:
 
 
 def run_decode(args: argparse.Namespace) -> int:
+    from ptcodec.container import open as open_container
     from ptcodec.jobs.decode import decode_file
-    from ptcodec.ptv import PtvReader
 
-    with PtvReader(args.input) as reader:
-        generator_id = reader.header.generator_id
+    with open_container(args.input) as container:
+        generator_id = container.header.generator_id
     result = decode_file(args.input, args.output, codec=args.codec,
                          generator_options=generator_options(args, generator_id),
-                         check_fingerprint=not args.ignore_fingerprint, max_batch=args.batch, quiet=args.quiet)
-    print(f"{args.output}: {result.frames} frames, {result.fps:.1f} frames/s")
+                         check_fingerprint=not args.ignore_fingerprint, max_batch=args.batch, quiet=args.quiet,
+                         start=args.start, duration=args.duration)
+    concealed = f", {result.concealed} concealed" if result.concealed else ""
+    print(f"{args.output}: {result.frames} frames{concealed}, {result.fps:.1f} frames/s")
+    return 0
+
+
+def run_mux(args: argparse.Namespace) -> int:
+    from ptcodec.mkv import mux
+
+    if args.with_video and not args.with_source:
+        raise InputError("--with-video needs --with SOURCE")
+    r = mux(args.input, args.output, with_source=args.with_source, with_video=args.with_video)
+    print(f"{args.output}: {r.packets} prompt packets; tracks: {', '.join(r.streams)}; {r.bytes:,} bytes")
+    return 0
+
+
+def run_demux(args: argparse.Namespace) -> int:
+    from ptcodec.mkv import demux
+
+    count = demux(args.input, args.output)
+    print(f"{args.output}: {count} packets")
     return 0
 
 

@@ -7,17 +7,27 @@ import json
 import sys
 
 from ptcodec.ptv import PtvReader
+
+
+def open_reader(path: str) -> PtvReader:
+    """A `.ptv` file, or the prompt track of a Matroska file, as one stream."""
+    from ptcodec.mkv import is_matroska, read_prompt_track
+
+    if is_matroska(path):
+        return PtvReader(read_prompt_track(path).ptv_bytes(), path=f"{path} (prompt track)")
+    return PtvReader(path)
 from ptcodec.ptv.dump import record_dict, unit_fields
 from ptcodec.ptv.summary import StreamSummary, summarize
 from ptcodec.ptv.syntax import InterpRule, PrevLatentRule, QuantScheme
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="summarize a .ptv file", description="Summarize a .ptv file.")
+    p = sub.add_parser("info", help="summarize a .ptv file (or a Matroska prompt track)",
+                       description="Summarize a .ptv file, or the prompt track of a Matroska file.")
     p.add_argument("file")
     p.add_argument("--json", action="store_true", help="dump every syntax element as JSON")
     p.set_defaults(run=run_info)
-    p = sub.add_parser("validate", help="check a .ptv file against the spec", description=(
+    p = sub.add_parser("validate", help="check a .ptv file (or a Matroska prompt track) against the spec", description=(
         "Exit 0 when FILE is a valid stream; otherwise print one line naming the problem and exit 1."))
     p.add_argument("file")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing when the file is valid")
@@ -25,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    with PtvReader(args.file) as reader:
+    with open_reader(args.file) as reader:
         if args.json:
             records = list(reader.units())
             dump = {"file": args.file, "header": unit_fields(reader.header), "units": [record_dict(r) for r in records]}
@@ -38,7 +48,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    with PtvReader(args.file) as reader:
+    with open_reader(args.file) as reader:
         summary = summarize(reader.header, reader.units())
     if not args.quiet:
         print(f"{args.file}: valid ({summary.units} units, {len(summary.keyframes)} keyframes, {summary.frames} frames)")
@@ -67,6 +77,8 @@ def format_summary(path: str, s: StreamSummary) -> str:
         f"  rules        previous latent: {PrevLatentRule(h.prev_latent_rule).name.lower().replace('_', ' ')}; "
         f"interpolation: {InterpRule(h.interp_rule).name.lower().replace('_', ' ')}",
         f"  scenes       {len(s.scene_starts)} (starting at frames {', '.join(map(str, s.scene_starts)) or '-'})",
+        f"  access at    {', '.join(f'{float(f * h.time_base):.3f} s' for f in s.scene_starts) or '-'} "
+        "(random access points: decoding and seeking start there)",
         f"  keyframes    {len(s.keyframes)}, rank {'/'.join(map(str, ranks)) or '-'}, "
         f"interval {min(intervals, default=0)}..{max(intervals, default=0)}, quantization {schemes}",
         f"  bitrate      {_rate(s.bitrate)} overall",

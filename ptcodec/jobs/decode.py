@@ -1,4 +1,8 @@
-"""`ptcodec decode`: a .ptv stream -> video (mp4, mkv, y4m or a PNG sequence)."""
+"""`ptcodec decode`: a prompt stream (.ptv or Matroska) -> video (mp4, mkv, y4m or a PNG sequence).
+
+From Matroska, the output keeps the file's audio. `start`/`duration` seek:
+decoding starts at the access point at or before `start` (spec 11.3).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ptcodec.container import decode_range
+from ptcodec.container import open as open_container
 from ptcodec.decoder import DecodedFrame, Decoder
+from ptcodec.errors import InputError
 from ptcodec.generators import load_generator
 from ptcodec.jobs.progress import bar
 from ptcodec.media import VideoWriter
-from ptcodec.ptv import PtvReader, SequenceHeader
+from ptcodec.ptv import SequenceHeader
 
 
 @dataclass
@@ -19,6 +26,7 @@ class DecodeResult:
     header: SequenceHeader
     frames: int
     seconds: float
+    concealed: int = 0
 
     @property
     def fps(self) -> float:
@@ -29,21 +37,29 @@ def decode_file(
     source: str | os.PathLike[str], output: str | os.PathLike[str], *, codec: str | None = None,
     generator_options: dict | None = None, check_fingerprint: bool = True, max_batch: int = 16,
     quiet: bool = False, on_frame: Callable[[DecodedFrame], None] | None = None,
+    start: float | None = None, duration: float | None = None,
 ) -> DecodeResult:
-    with PtvReader(source) as reader:
-        header = reader.header
+    with open_container(source) as container:
+        header = container.header
+        fps = header.fps
+        first = round(start * fps) if start else 0
+        end = first + max(1, round(duration * fps)) if duration else None
+        if header.frame_count and first >= header.frame_count:
+            raise InputError(f"{source}: --start {start} s is past the end ({float(header.frame_count / fps):.3f} s)")
         gen = load_generator(header.generator_id, **(generator_options or {}))
         decoder = Decoder(header, gen, max_batch=max_batch, check_fingerprint=check_fingerprint)
-        progress = bar(header.frame_count or 0, "decoding", quiet=quiet)
+        total = (end or header.frame_count or 0) - first
+        progress = bar(max(total, 0), "decoding", quiet=quiet)
+        audio = os.fspath(source) if container.format == "matroska" and not first else None
         started = time.perf_counter()
-        count = 0
-        with VideoWriter(output, header.fps, codec=codec) as writer:
-            for record in [*reader.units(), None]:
-                for frame in decoder.push(record.unit) if record else decoder.flush():
-                    writer.write(frame.image)
-                    if on_frame is not None:
-                        on_frame(frame)
-                    count += 1
-                    progress.update(1)
+        count = concealed = 0
+        with VideoWriter(output, fps, codec=codec, audio_from=audio) as writer:
+            for frame in decode_range(decoder, container.demux(), first, end):
+                writer.write(frame.image)
+                if on_frame is not None:
+                    on_frame(frame)
+                count += 1
+                concealed += frame.concealed
+                progress.update(1)
         progress.close()
-    return DecodeResult(header, count, time.perf_counter() - started)
+    return DecodeResult(header, count, time.perf_counter() - started, concealed)
