@@ -7,8 +7,10 @@ data (signature, sequence header, leading units) as CodecPrivate, and one Block
 per temporal unit. FFmpeg marks every Block of such a track as a keyframe, so
 the random access flag travels in the payload (a packet that begins with a
 scene-init unit), and frame indices are read from the payload too (Matroska
-timestamps have 1 ms resolution). The codec private data is also stored as an
-attachment, `ptv-codec-private.ptv`, for tools that cannot reach CodecPrivate.
+timestamps have 1 ms resolution). The codec private data is also stored,
+base64-encoded, in the track's tag `PTV_CODEC_PRIVATE`, for tools that cannot
+reach CodecPrivate (a tag rather than an attachment, so that the file lists
+only its media tracks).
 
 Demuxing restores the `.ptv` file bit for bit: the codec private data, then
 every Block's bytes in order (spec 11.2).
@@ -16,6 +18,7 @@ every Block's bytes in order (spec 11.2).
 
 from __future__ import annotations
 
+import base64
 import heapq
 import os
 from collections.abc import Iterator
@@ -26,9 +29,8 @@ from ptcodec.errors import InputError
 from ptcodec.ptv import MAGIC, Packet, PtvReader
 
 CODEC_TAG = "PTV1"
-ATTACHMENT = "ptv-codec-private.ptv"
-MIMETYPE = "application/x-ptv"
-MKV_OPTIONS = {"strict": "unofficial"}
+PRIVATE_TAG = "PTV_CODEC_PRIVATE"
+MKV_OPTIONS = {"strict": "unofficial", "avoid_negative_ts": "disabled"}
 
 
 def is_matroska(path: str | os.PathLike[str]) -> bool:
@@ -73,9 +75,8 @@ def read_prompt_track(path: str | os.PathLike[str]) -> PromptTrack:
         if stream is None:
             raise InputError(f"{path}: no prompt track (a video track with codec tag {CODEC_TAG})")
         private = bytes(stream.codec_context.extradata or b"")
-        if not private:
-            private = next((bytes(s.data) for s in container.streams if s.type == "attachment"
-                            and getattr(s, "name", None) == ATTACHMENT), b"")
+        if not private and PRIVATE_TAG in stream.metadata:
+            private = base64.b64decode(stream.metadata[PRIVATE_TAG])
         if not private.startswith(MAGIC):
             raise InputError(f"{path}: the prompt track has no .ptv codec private data")
         packets = []
@@ -101,13 +102,17 @@ def mux(source: str | os.PathLike[str], output: str | os.PathLike[str], *, with_
         with_video: bool = False) -> MuxResult:
     """`.ptv` -> Matroska; `with_source` adds that file's audio (and, with
     `with_video`, its video) to the same file, copied without re-encoding."""
+    with PtvReader(os.fspath(source)) as reader:
+        return write_matroska(output, reader.header, reader.codec_private(), list(reader.packets()),
+                              with_source=with_source, with_video=with_video)
+
+
+def write_matroska(output: str | os.PathLike[str], header, private: bytes, packets: list[Packet], *,
+                   with_source: str | None = None, with_video: bool = False) -> MuxResult:
+    """Write these temporal units as the prompt track of a new Matroska file (atomically)."""
     import av
 
-    source, output = os.fspath(source), os.fspath(output)
-    with PtvReader(source) as reader:
-        header = reader.header
-        private = reader.codec_private()
-        packets = list(reader.packets())
+    output = os.fspath(output)
     temporary = f"{output}.partial.mkv"
     out = av.open(temporary, "w", format="matroska", options=MKV_OPTIONS)
     inputs = []
@@ -118,7 +123,7 @@ def mux(source: str | os.PathLike[str], output: str | os.PathLike[str], *, with_
         track.codec_context.extradata = private
         track.time_base = header.time_base
         track.metadata["title"] = f"ptcodec prompt stream ({header.generator_id})"
-        out.add_attachment(ATTACHMENT, MIMETYPE, private)
+        track.metadata[PRIVATE_TAG] = base64.b64encode(private).decode("ascii")
         names = ["prompt"]
         copies = []
         if with_source is not None:

@@ -27,14 +27,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ARG001
-    return f"ptcodec: warning: {message}\n"
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001
+    print(f"ptcodec: warning: {message}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Warnings (a damaged packet, say) print as one line each, like errors."""
     import warnings
 
-    warnings.formatwarning = _one_line_warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
