@@ -35,8 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     """Warnings (a damaged packet, say) print as one line each, like errors."""
     import warnings
 
+    from ptcodec.decoder import DamageWarning
+
     with warnings.catch_warnings():
-        warnings.simplefilter("default")
+        warnings.simplefilter("always", DamageWarning)
         warnings.showwarning = _show_warning
         return _main(argv)
 

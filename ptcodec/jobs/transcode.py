@@ -74,10 +74,15 @@ def transcode_file(
     if resume:
         writer, records = PtvWriter.resume(output)
         done = [r.unit for r in records]
-    encoder = Encoder(gen, options, width=width, height=height, fps=clip.fps, frame_count=count, resume=done,
-                      on_frame=on_frame, on_keyframe=on_keyframe)
-    if resume:
-        _check_resumable(output, done, encoder)
+    try:
+        encoder = Encoder(gen, options, width=width, height=height, fps=clip.fps, frame_count=count, resume=done,
+                          on_frame=on_frame, on_keyframe=on_keyframe)
+        if resume:
+            _check_resumable(output, done, encoder)
+    except BaseException:
+        if resume:
+            writer.abort()  # the partial file stays as it was
+        raise
     else:
         writer = PtvWriter(output, encoder.header, keep_partial=True)
         writer.write(encoder.metadata)

@@ -55,6 +55,13 @@ class PtvReader:
             except OSError as e:
                 raise PtvError(f"cannot open: {e.strerror}", path=self.path) from None
             self._owns = True
+        try:
+            self._read_header()
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_header(self) -> None:
         self._start = self._stream.tell()
         try:
             read_magic(self._stream)
