@@ -83,7 +83,7 @@ def transcode_file(
         if resume:
             writer.abort()  # the partial file stays as it was
         raise
-    else:
+    if not resume:
         writer = PtvWriter(output, encoder.header, keep_partial=True)
         writer.write(encoder.metadata)
     written_up_to = max((u.frame_index for u in done if isinstance(u, Keyframe)), default=-1)
