@@ -32,6 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing when the file is valid")
     p.set_defaults(run=run_validate)
+    p = sub.add_parser("reconstruct", help="dump everything before the generator (conformance tier 2)",
+                       description="Write the dequantized factors, N0, scene-init latents and noise, and the "
+                       "conditioning c of every frame as little-endian binary32 files with an index.json of "
+                       "shapes and SHA-256 (format: ptcodec/reconstruction.py). Needs no model.")
+    p.add_argument("file")
+    p.add_argument("directory")
+    p.set_defaults(run=run_reconstruct)
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -52,6 +59,17 @@ def run_validate(args: argparse.Namespace) -> int:
         summary = summarize(reader.header, reader.units())
     if not args.quiet:
         print(f"{args.file}: valid ({summary.units} units, {len(summary.keyframes)} keyframes, {summary.frames} frames)")
+    return 0
+
+
+def run_reconstruct(args: argparse.Namespace) -> int:
+    from ptcodec.reconstruction import reconstruct
+
+    with open_reader(args.file) as reader:
+        units = [record.unit for record in reader.units()]
+    index = reconstruct(units[0], units[1:]).write(args.directory)
+    frames = sum(name.startswith("c_") for name in index)
+    print(f"{args.directory}: {len(index)} arrays ({frames} frames of c) and index.json")
     return 0
 
 
