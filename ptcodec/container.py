@@ -12,14 +12,16 @@ Parsing needs no torch; `decode()` loads the generator the stream names.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
 from ptcodec import mkv
-from ptcodec.errors import InputError
+from ptcodec.errors import InputError, PtcodecError
 from ptcodec.ptv import Packet, PtvReader, SceneInit, SequenceHeader
+from ptcodec.ptv.framing import read_unit
 
 
 @dataclass
@@ -132,11 +134,6 @@ def decode_range(decoder, packets, start: int = 0, end: int | None = None) -> It
 
 def _payload_start(data: bytes, header: SequenceHeader) -> tuple[int | None, bool]:
     """(frame_index, opens a scene) of a Block's first unit, when it parses."""
-    import io
-
-    from ptcodec.errors import PtcodecError
-    from ptcodec.ptv.framing import read_unit
-
     try:
         record = read_unit(io.BytesIO(data), header, 0)
     except PtcodecError:

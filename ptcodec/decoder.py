@@ -16,7 +16,6 @@ decoder outputs frames one segment late: frames a .. b-1 leave when keyframe b
 
 from __future__ import annotations
 
-import io
 import warnings
 from dataclasses import dataclass
 
@@ -29,15 +28,13 @@ from ptcodec.errors import GeneratorError, PtvError
 from ptcodec.generators.base import Generator
 from ptcodec.generators.onestep import initial_noise
 from ptcodec.media.pixels import to_uint8
-from ptcodec.ptv.framing import read_unit
+from ptcodec.ptv.framing import read_packet_units
 from ptcodec.ptv.packet import Packet
-from ptcodec.ptv.rules import check_unit_alone
-from ptcodec.ptv.syntax import PrevLatentRule
+from ptcodec.ptv.syntax import UNKNOWN_FINGERPRINT, PrevLatentRule
 from ptcodec.ptv.units import Keyframe, SceneInit, SequenceHeader, Unit
 from ptcodec.quant import dequantize_keyframe
 
 Factors = tuple[np.ndarray, np.ndarray]
-UNKNOWN_FINGERPRINT = bytes(32)
 
 
 class DamageWarning(UserWarning):
@@ -62,18 +59,6 @@ class DecodedFrame:
         frame.pts = self.index
         frame.time_base = time_base
         return frame
-
-
-def packet_units(data: bytes, header: SequenceHeader) -> list[Unit]:
-    """The units of one temporal unit, each checked on its own (spec 11.3)."""
-    stream = io.BytesIO(data)
-    units = []
-    while (record := read_unit(stream, header, len(units) + 1)) is not None:
-        check_unit_alone(record.unit, header)
-        units.append(record.unit)
-    if not any(isinstance(u, Keyframe) for u in units):
-        raise PtvError("temporal unit without a keyframe unit", field="unit_type")
-    return units
 
 
 def check_generator(header: SequenceHeader, generator: Generator, *, check_fingerprint: bool = True) -> None:
@@ -181,7 +166,7 @@ class Decoder:
                 out += self._conceal(self.header.frame_count) if self._lost else []
             return out
         try:
-            units = packet_units(packet.data, self.header)
+            units = read_packet_units(packet.data, self.header)
         except PtvError as error:
             return self._lose(packet.pts, f"damaged packet ({error})")
         if self._expected is not None and packet.pts != self._expected and not self._lost:

@@ -14,32 +14,20 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from ptcodec.decoder import Decoder
+from ptcodec.conditioning import compose
+from ptcodec.decoder import Decoder, run_generator
+from ptcodec.encoder.encoder import make_header
+from ptcodec.encoder.options import EncoderOptions
 from ptcodec.encoder.scenes import plan_keyframes
 from ptcodec.generators.base import Generator
 from ptcodec.media.pixels import to_signed, to_uint8
-from ptcodec.ptv import InterpRule, PrevLatentRule, QuantScheme, SceneInit, SequenceHeader
-from ptcodec.quant import quantize_keyframe
-
-
-def _header(gen: Generator, width: int, height: int, frames: int, fps: Fraction) -> SequenceHeader:
-    tb = 1 / fps
-    return SequenceHeader(
-        level=4, crc_present=True, generator_id=gen.id, generator_fingerprint=gen.fingerprint(), width=width,
-        height=height, time_base_num=tb.numerator, time_base_den=tb.denominator, frame_count=frames,
-        tokens=gen.tokens, embed_dim=gen.embed_dim, latent_channels=gen.latent_channels,
-        latent_downscale=gen.downscale, noise_seed=88, gamma_num=95, gamma_den=100,
-        prev_latent_rule=PrevLatentRule.SEGMENT_START, interp_rule=InterpRule.LINEAR_FACTORS,
-        quant_schemes=1 << QuantScheme.PER_TENSOR,
-    )
+from ptcodec.ptv import QuantScheme, SceneInit
+from ptcodec.quant import dequantize_keyframe, quantize_keyframe
 
 
 def _scene_latent(gen: Generator, decoder: Decoder, factors: tuple[np.ndarray, np.ndarray], seed: int) -> np.ndarray:
     """A latent z with z ~ encode(frame generated from z): the scene-init latent
     the encoder will measure on the clip's first frame (a fixed point, found by iteration)."""
-    from ptcodec.conditioning import compose
-    from ptcodec.decoder import run_generator
-
     cond = compose(*factors)[None]
     z = np.random.RandomState(seed).randn(1, *decoder.header.latent_shape).astype(np.float32)
     for _ in range(8):
@@ -55,7 +43,7 @@ def reachable_clip(gen: Generator, *, frames: int = 30, size: tuple[int, int] = 
     """(frames, H, W, 3) uint8: one scene whose prompt drifts smoothly (a random
     walk of the factors, `step` of their scale per keyframe)."""
     width, height = size
-    decoder = Decoder(_header(gen, width, height, frames, fps), gen)
+    decoder = Decoder(make_header(gen, EncoderOptions(rank=rank), width, height, fps, frames), gen)
     rng = np.random.RandomState(seed)
     u = rng.randn(gen.tokens, rank).astype(np.float32)
     v = rng.randn(rank, gen.embed_dim).astype(np.float32)
@@ -66,8 +54,6 @@ def reachable_clip(gen: Generator, *, frames: int = 30, size: tuple[int, int] = 
             v = (v + step * rng.randn(*v.shape)).astype(np.float32) / np.float32(np.sqrt(1 + step**2))
         keyframe = quantize_keyframe(k, u, v, QuantScheme.PER_TENSOR)
         if k == 0:
-            from ptcodec.quant import dequantize_keyframe
-
             latent = _scene_latent(gen, decoder, dequantize_keyframe(keyframe), seed)
             decoder.push(SceneInit.from_latent(0, latent))
         out += [f.image for f in decoder.push(keyframe)]

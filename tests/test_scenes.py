@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ptcodec.encoder import Encoder, EncoderOptions
-from ptcodec.encoder.scenes import detect_scenes, latent_distances, max_keyframes_per_second, plan_keyframes
+from ptcodec.encoder.scenes import detect_scenes, latent_distances, plan_keyframes
 from ptcodec.generators.reference import ReferenceGenerator
 from ptcodec.media import load_clip, to_signed
 from tests.conftest import SHARED_DATA
@@ -19,12 +19,6 @@ def test_keyframe_plan_closes_every_scene_on_its_last_frame():
     assert plan_keyframes([0, 5], 12, 3) == [0, 3, 4, 5, 8, 11]
     assert plan_keyframes([0, 1], 2, 10) == [0, 1]
     assert plan_keyframes([0], 5, 1) == [0, 1, 2, 3, 4]
-
-
-def test_keyframe_rate_window_matches_the_level_rule():
-    assert max_keyframes_per_second([0, 10, 20, 30], 30) == 3  # 30 is one full second after 0
-    assert max_keyframes_per_second(list(range(0, 60, 2)), 30) == 15
-    assert max_keyframes_per_second([0], 30) == 1
 
 
 def test_distance_is_scale_free_and_cuts_follow_the_threshold():

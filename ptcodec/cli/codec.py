@@ -135,11 +135,9 @@ def run_transcode(args: argparse.Namespace) -> int:
         start=args.start, max_frames=args.frames, resume=args.resume, quiet=args.quiet,
     )
     r = result.report
-    psnr = [p for p in r.psnr if p != float("inf")]
-    mean = sum(psnr) / len(psnr) if psnr else float("inf")
     print(f"{result.output}: {r.frames} frames {result.header.width}x{result.header.height}, "
           f"{len(r.scene_starts)} scene(s), {len(r.keyframes)} keyframes, {result.bytes:,} bytes, "
-          f"{result.kbps:.1f} kbit/s, closed-loop PSNR {mean:.2f} dB, {r.seconds:.1f} s")
+          f"{result.kbps:.1f} kbit/s, closed-loop PSNR {r.psnr_mean:.2f} dB, {r.seconds:.1f} s")
     return 0
 
 

@@ -37,7 +37,7 @@ from ptcodec.encoder.scenes import SceneCutDetector
 from ptcodec.errors import InputError, PtcodecError
 from ptcodec.generators.base import Generator
 from ptcodec.media.pixels import psnr, to_signed
-from ptcodec.ptv import Keyframe, Metadata, Packet, SceneInit, SequenceHeader, Unit, build_unit, smallest_level
+from ptcodec.ptv import MAGIC, Keyframe, Metadata, Packet, SceneInit, SequenceHeader, Unit, build_unit, smallest_level
 from ptcodec.quant import quantize_keyframe
 
 DEFAULT_PERCEPTUAL = {"reference": "msssim", "sd-turbo": "lpips"}
@@ -73,6 +73,12 @@ class EncodeReport:
     @property
     def resumed_keyframes(self) -> int:
         return sum(k.resumed for k in self.keyframes)
+
+    @property
+    def psnr_mean(self) -> float:
+        """Mean closed-loop PSNR over frames that are not exact copies (inf when all are)."""
+        finite = [v for v in self.psnr if math.isfinite(v)]
+        return float(np.mean(finite)) if finite else math.inf
 
 
 def make_header(generator: Generator, options: EncoderOptions, width: int, height: int, fps: Fraction,
@@ -126,8 +132,8 @@ class Encoder:
         self._scene_start = 0
         self._last_key: int | None = None
         self._last_factors: tuple[np.ndarray, np.ndarray] | None = None
-        self._pending: tuple[int, list[Unit]] | None = None
-        """The last keyframe's temporal unit, waiting for its duration."""
+        self._pending: tuple[int, bool, bytes] | None = None
+        """The last keyframe's temporal unit (pts, opens a scene, bytes), waiting for its duration."""
         self._resume: dict[int, list[Unit]] = {}
         for unit in resume:
             if isinstance(unit, (SceneInit, Keyframe)):
@@ -136,8 +142,6 @@ class Encoder:
 
     @property
     def codec_private(self) -> bytes:
-        from ptcodec.ptv import MAGIC
-
         return MAGIC + build_unit(self.header, None) + build_unit(self.metadata, self.header)
 
     @property
@@ -184,10 +188,9 @@ class Encoder:
         return packets
 
     def _packet(self, next_keyframe: int) -> Packet:
-        pts, units = self._pending
-        data = b"".join(build_unit(u, self.header) for u in units)
+        pts, opens_scene, data = self._pending
         self._pending = None
-        return Packet(data, pts, next_keyframe - pts, self.header.time_base, isinstance(units[0], SceneInit))
+        return Packet(data, pts, next_keyframe - pts, self.header.time_base, opens_scene)
 
     # -- one keyframe --------------------------------------------------------------
     def _keyframe(self, b: int, scene_latent: np.ndarray | None = None) -> list[Packet]:
@@ -213,11 +216,11 @@ class Encoder:
         self._collect(self.decoder.push(keyframe))
         self._last_key, self._last_factors = b, self.decoder.key.factors
         packets = [self._packet(b)] if self._pending is not None else []
-        self._pending = (b, units)
-        size = sum(len(build_unit(u, self.header)) for u in units)
+        data = b"".join(build_unit(u, self.header) for u in units)
+        self._pending = (b, scene_latent is not None, data)
         report = KeyframeReport(b, scene_latent is not None, result.loss if result else math.nan,
                                 result.psnr if result else math.nan, result.steps if result else 0,
-                                result.frame_steps if result else 0, time.perf_counter() - t0, size,
+                                result.frame_steps if result else 0, time.perf_counter() - t0, len(data),
                                 resumed=resumed is not None)
         self.report.keyframes.append(report)
         if self.on_keyframe is not None:
@@ -302,8 +305,3 @@ def _rgb(frame: object) -> np.ndarray:
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise InputError(f"frames must be RGB uint8 (H, W, 3), got {image.dtype} {image.shape}")
     return image
-
-
-def mean_psnr(values: list[float]) -> float:
-    finite = [v for v in values if math.isfinite(v)]
-    return float(np.mean(finite)) if finite else math.inf

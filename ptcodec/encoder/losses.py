@@ -41,8 +41,8 @@ def msssim_distance(frames: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
     win = 11
     while win > 3 and (win - 1) * 16 >= side:
         win -= 2
-    if (win - 1) * 16 >= side:
-        return 1 - ssim(x, y, data_range=1.0, size_average=False, win_size=min(win, side - (1 - side % 2)))
+    if (win - 1) * 16 >= side:  # too small for any multi-scale window
+        return 1 - ssim(x, y, data_range=1.0, size_average=False, win_size=3)
     return 1 - ms_ssim(x, y, data_range=1.0, size_average=False, win_size=win, weights=list(MSSSIM_WEIGHTS))
 
 

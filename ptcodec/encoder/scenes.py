@@ -77,13 +77,3 @@ def plan_keyframes(scene_starts: list[int], frame_count: int, interval: int) -> 
         if keyframes[-1] != end - 1:
             keyframes.append(end - 1)
     return keyframes
-
-
-def max_keyframes_per_second(keyframes: list[int], fps: float) -> int:
-    """The most keyframes in any window shorter than one second (the level limit's measure)."""
-    most, left = 0, 0
-    for right, k in enumerate(keyframes):
-        while (k - keyframes[left]) >= fps:
-            left += 1
-        most = max(most, right - left + 1)
-    return most

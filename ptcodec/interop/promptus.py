@@ -30,6 +30,7 @@ from ptcodec.ptv import (
     SequenceHeader,
     smallest_level,
 )
+from ptcodec.ptv.syntax import UNKNOWN_FINGERPRINT
 
 PROMPT_FILE = re.compile(r"frame_(\d{5,})\.prompt\Z")
 INIT_FILE = "init.pth"
@@ -40,8 +41,6 @@ RELEASED_GENERATOR = "sd-turbo"
 RELEASED_SEED = 88
 RELEASED_GAMMA = (95, 100)
 LATENT_DOWNSCALE = 8
-UNKNOWN_FINGERPRINT = bytes(32)
-"""The released files do not say which weights made them."""
 
 
 def _load(path: Path) -> object:
@@ -119,7 +118,7 @@ def import_promptus(
         level=level.number,
         crc_present=crc,
         generator_id=RELEASED_GENERATOR,
-        generator_fingerprint=UNKNOWN_FINGERPRINT,
+        generator_fingerprint=UNKNOWN_FINGERPRINT,  # the released files do not say which weights
         width=width,
         height=height,
         time_base_num=fps.denominator,

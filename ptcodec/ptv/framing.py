@@ -6,12 +6,15 @@ A `UnitRecord` is what the reader hands out: the parsed unit plus where it was.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from ptcodec.errors import InvalidValueError, LimitExceededError, PtvError, TruncatedError
 from ptcodec.ptv import syntax
+from ptcodec.ptv.rules import check_unit_alone
 from ptcodec.ptv.units import (
+    Keyframe,
     SequenceHeader,
     Unit,
     decode_payload,
@@ -128,3 +131,15 @@ def scan_unit(stream: BinaryIO, header: SequenceHeader, index: int, file_size: i
         raise error.located(offset=offset, unit_index=index, path=path) from None
     return offset, unit_header.unit_type, frame_index, end - offset
 
+
+def read_packet_units(data: bytes, header: SequenceHeader) -> list[Unit]:
+    """The units of one temporal unit (a packet), each checked on its own as at
+    a random access point (spec 11.3); it must hold a keyframe unit."""
+    stream = io.BytesIO(data)
+    units = []
+    while (record := read_unit(stream, header, len(units) + 1)) is not None:
+        check_unit_alone(record.unit, header)
+        units.append(record.unit)
+    if not any(isinstance(u, Keyframe) for u in units):
+        raise InvalidValueError("temporal unit without a keyframe unit", field="unit_type")
+    return units

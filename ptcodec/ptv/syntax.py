@@ -27,6 +27,9 @@ from ptcodec.errors import (
 MAGIC = b"\x89PTV\r\n\x1a\n"
 """File signature: the PNG trick catches 7-bit and newline-mangling transfers."""
 
+UNKNOWN_FINGERPRINT = bytes(32)
+"""A generator_fingerprint of all zeros: the weights were not recorded."""
+
 VERSION_MAJOR = 1
 VERSION_MINOR = 0
 

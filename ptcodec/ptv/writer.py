@@ -25,17 +25,29 @@ class PtvWriter:
     renames the partial file into place; an exception removes it, unless
     `keep_partial` is set (an interrupted encode keeps what it finished)."""
 
-    def __init__(self, path: str | os.PathLike[str], header: SequenceHeader, *, keep_partial: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str], header: SequenceHeader, *, keep_partial: bool = False,
+                 after: list[UnitRecord] | None = None) -> None:
+        """`after`: continue the existing partial file after these of its units
+        (sequence header first), dropping whatever follows them (see `resume`)."""
         rules.check_sequence_header(header)
         self.path = os.fspath(path)
         self.partial_path = self.path + PARTIAL_SUFFIX
         self.header = header
         self.keep_partial = keep_partial
         self._rules = rules.StreamRules(header)
-        self._file: BinaryIO = open(self.partial_path, "wb")  # noqa: SIM115 - closed in close()/abort()
-        self._file.write(syntax.MAGIC)
-        self._file.write(build_unit(header, None))
-        self.units_written = 1
+        if after is None:
+            self._file: BinaryIO = open(self.partial_path, "wb")  # noqa: SIM115 - closed in close()/abort()
+            self._file.write(syntax.MAGIC)
+            self._file.write(build_unit(header, None))
+            self.units_written = 1
+            return
+        for record in after[1:]:
+            self._rules.check(record.unit)
+        end = after[-1].offset + after[-1].size
+        self._file = open(self.partial_path, "r+b")  # noqa: SIM115 - closed in close()/abort()
+        self._file.truncate(end)
+        self._file.seek(end)
+        self.units_written = len(after)
 
     @classmethod
     def resume(cls, path: str | os.PathLike[str]) -> tuple["PtvWriter", list[UnitRecord]]:
@@ -60,20 +72,7 @@ class PtvWriter:
                         kept = list(records)
             except PtvError:
                 pass  # the tail an interrupted write left behind
-        end = kept[-1].offset + kept[-1].size
-        writer = cls.__new__(cls)
-        writer.path = os.fspath(path)
-        writer.partial_path = partial
-        writer.header = reader.header
-        writer.keep_partial = True
-        writer._rules = rules.StreamRules(reader.header)
-        for record in kept[1:]:
-            writer._rules.check(record.unit)
-        writer._file = open(partial, "r+b")  # noqa: SIM115 - closed in close()/abort()
-        writer._file.truncate(end)
-        writer._file.seek(end)
-        writer.units_written = len(kept)
-        return writer, kept
+        return cls(path, reader.header, keep_partial=True, after=kept), kept
 
     def write(self, unit: Unit, *, layer_id: int | None = None) -> int:
         """Check and append one unit; returns the number of bytes written."""
