@@ -17,6 +17,7 @@ decoder outputs frames one segment late: frames a .. b-1 leave when keyframe b
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -260,3 +261,10 @@ class Decoder:
         self.next_index = frame.index + 1
         self._last = frame
         return frame
+
+
+def decode_units(header: SequenceHeader, units: Iterable[Unit], generator: Generator, **options) -> list[DecodedFrame]:
+    """Every frame of a parsed stream (units after the sequence header, in order), in one call."""
+    decoder = Decoder(header, generator, **options)
+    frames = [frame for unit in units for frame in decoder.push(unit)]
+    return frames + decoder.flush()

@@ -30,7 +30,8 @@ from ptcodec.ptv import MAGIC, Packet, PtvReader
 
 CODEC_TAG = "PTV1"
 PRIVATE_TAG = "PTV_CODEC_PRIVATE"
-MKV_OPTIONS = {"strict": "unofficial", "avoid_negative_ts": "disabled"}
+MKV_OPTIONS = {"strict": "unofficial", "avoid_negative_ts": "disabled", "fflags": "+bitexact"}
+"""bitexact: no random UIDs and no library version in the file, so the same stream gives the same bytes."""
 
 
 def is_matroska(path: str | os.PathLike[str]) -> bool:

@@ -96,12 +96,15 @@ def reconstruct(header: SequenceHeader, units: Iterable[Unit]) -> Reconstruction
     return Reconstruction(header, factors, latents, n0, plans)
 
 
-def read_dump(directory: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """The arrays of a dump directory, checked against its index (shape and size)."""
+def read_dump(directory: str | os.PathLike[str], only: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    """The arrays of a dump directory (or only those named), checked against its index (shape and size)."""
     directory = Path(directory)
     index = json.loads((directory / "index.json").read_text())
+    wanted = None if only is None else set(only)
     out = {}
     for name, entry in index.items():
+        if wanted is not None and name not in wanted:
+            continue
         shape = tuple(entry["shape"])
         data = (directory / f"{name}.f32").read_bytes()
         if len(data) != 4 * int(np.prod(shape)):

@@ -10,10 +10,10 @@ import argparse
 import sys
 
 from ptcodec import __version__
-from ptcodec.cli import codec, inspect, promptus
-from ptcodec.errors import PtcodecError
+from ptcodec.cli import codec, conformance, inspect, promptus
+from ptcodec.errors import PtcodecError, PtvError
 
-COMMANDS = (codec, inspect, promptus)
+COMMANDS = (codec, inspect, promptus, conformance)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +47,9 @@ def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
+    except PtvError as error:  # the class name is part of the message: conformance runners read it
+        print(f"ptcodec: error: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
     except PtcodecError as error:
         print(f"ptcodec: error: {error}", file=sys.stderr)
         return 1

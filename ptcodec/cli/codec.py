@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from fractions import Fraction
 
 from ptcodec.cli.generator_args import add_generator_args, generator_options
 from ptcodec.encoder.options import PRESETS, EncoderOptions
-from ptcodec.errors import InputError
+from ptcodec.errors import GeneratorError, InputError
+
+GENERATOR_MISSING = 3
+"""`ptcodec decode`'s exit status when the stream needs a generator this machine does not have."""
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -76,8 +80,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_transcode)
 
     p = sub.add_parser("decode", help="decode a .ptv stream into video",
-                       description="Regenerate every frame; output by extension: .mp4/.mkv/.mov, .y4m, or a PNG "
-                       "sequence (a directory, or a pattern like out/%%05d.png).")
+                       description="Regenerate every frame; output by extension: .mp4/.mkv/.mov, .y4m, .rgb (raw "
+                       "RGB frames), or a PNG sequence (a directory, or a pattern like out/%%05d.png). Exit status: "
+                       f"0 decoded, 1 an error (a bad stream names its error class), {GENERATOR_MISSING} the stream "
+                       "is fine but its generator is not available here.")
     p.add_argument("input", help="a .ptv file, or a Matroska file with a prompt track")
     p.add_argument("output")
     p.add_argument("--codec", choices=["h264", "ffv1"], help="video codec for .mp4/.mkv (default h264 / ffv1)")
@@ -147,10 +153,14 @@ def run_decode(args: argparse.Namespace) -> int:
 
     with open_container(args.input) as container:
         generator_id = container.header.generator_id
-    result = decode_file(args.input, args.output, codec=args.codec,
-                         generator_options=generator_options(args, generator_id),
-                         check_fingerprint=not args.ignore_fingerprint, max_batch=args.batch, quiet=args.quiet,
-                         start=args.start, duration=args.duration)
+    try:
+        result = decode_file(args.input, args.output, codec=args.codec,
+                             generator_options=generator_options(args, generator_id),
+                             check_fingerprint=not args.ignore_fingerprint, max_batch=args.batch, quiet=args.quiet,
+                             start=args.start, duration=args.duration)
+    except GeneratorError as error:  # a valid stream this machine cannot generate: its own exit status
+        print(f"ptcodec: error: {error}", file=sys.stderr)
+        return GENERATOR_MISSING
     concealed = f", {result.concealed} concealed" if result.concealed else ""
     print(f"{args.output}: {result.frames} frames{concealed}, {result.fps:.1f} frames/s")
     return 0

@@ -16,7 +16,7 @@ def open_reader(path: str) -> PtvReader:
     if is_matroska(path):
         return PtvReader(read_prompt_track(path).ptv_bytes(), path=f"{path} (prompt track)")
     return PtvReader(path)
-from ptcodec.ptv.dump import record_dict, unit_fields
+from ptcodec.ptv.dump import CONFORMANCE_HASH_OVER, record_dict, unit_fields
 from ptcodec.ptv.summary import StreamSummary, summarize
 from ptcodec.ptv.syntax import InterpRule, PrevLatentRule, QuantScheme
 
@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Summarize a .ptv file, or the prompt track of a Matroska file.")
     p.add_argument("file")
     p.add_argument("--json", action="store_true", help="dump every syntax element as JSON")
+    p.add_argument("--hash-bytes", action="store_true", help=(
+        "with --json, write byte strings over 32 bytes as sha256:HEX (the conformance parse-dump format)"))
     p.set_defaults(run=run_info)
     p = sub.add_parser("validate", help="check a .ptv file (or a Matroska prompt track) against the spec", description=(
         "Exit 0 when FILE is a valid stream; otherwise print one line naming the problem and exit 1."))
@@ -45,7 +47,9 @@ def run_info(args: argparse.Namespace) -> int:
     with open_reader(args.file) as reader:
         if args.json:
             records = list(reader.units())
-            dump = {"file": args.file, "header": unit_fields(reader.header), "units": [record_dict(r) for r in records]}
+            hash_over = CONFORMANCE_HASH_OVER if args.hash_bytes else None
+            dump = {"file": args.file, "header": unit_fields(reader.header, hash_over),
+                    "units": [record_dict(r, hash_over) for r in records]}
             json.dump(dump, sys.stdout, indent=1)
             print()
             return 0

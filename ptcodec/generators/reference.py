@@ -39,7 +39,7 @@ BLOCKS = 2
 DECODER_CHANNELS = (64, 32, 16)
 NORM_EPS = 1e-5
 
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "fp64": torch.float64}
 
 
 def weight_table() -> list[tuple[str, tuple[int, ...], float]]:

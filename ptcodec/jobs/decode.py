@@ -18,6 +18,7 @@ from ptcodec.errors import InputError
 from ptcodec.generators import load_generator
 from ptcodec.jobs.progress import bar
 from ptcodec.media import VideoWriter
+from ptcodec.media.writer import takes_audio
 from ptcodec.ptv import SequenceHeader
 
 
@@ -50,7 +51,8 @@ def decode_file(
         decoder = Decoder(header, gen, max_batch=max_batch, check_fingerprint=check_fingerprint)
         total = (end or header.frame_count or 0) - first
         progress = bar(max(total, 0), "decoding", quiet=quiet)
-        audio = os.fspath(source) if container.format == "matroska" and not first else None
+        keep_audio = container.format == "matroska" and not first and takes_audio(output)
+        audio = os.fspath(source) if keep_audio else None
         started = time.perf_counter()
         count = concealed = 0
         with VideoWriter(output, fps, codec=codec, audio_from=audio) as writer:

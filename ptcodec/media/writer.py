@@ -43,6 +43,17 @@ _AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1",
 PNG_PATTERN = "frame_%05d.png"
 
 
+def takes_audio(path: str | os.PathLike[str]) -> bool:
+    """Whether an output of this name can carry an audio track (the container formats)."""
+    return os.path.splitext(os.fspath(path))[1].lower() in _MUXERS
+
+
+def to_y4m_frame(image: av.VideoFrame) -> av.VideoFrame:
+    """RGB to the samples a .y4m holds. y4m cannot say which matrix it used; readers
+    assume BT.601 limited range, FFmpeg's default, so that is what it gets."""
+    return image.reformat(format=Y4M_PIX_FMT, dst_colorspace=Colorspace.ITU601, dst_color_range=ColorRange.MPEG)
+
+
 def _partial_name(path: str) -> str:
     """name.partial.ext: the real extension stays last so FFmpeg picks the same muxer."""
     stem, ext = os.path.splitext(path)
@@ -57,7 +68,8 @@ class VideoWriter:
     """Write RGB uint8 frames to a video file, y4m file or PNG sequence, atomically.
 
     The format follows the path: .mp4/.mov (H.264 4:4:4 by default) and .mkv
-    (FFV1 by default; `codec` picks "h264" or "ffv1"), .y4m (yuv444p), and a
+    (FFV1 by default; `codec` picks "h264" or "ffv1"), .y4m (yuv444p), .rgb (raw
+    RGB frames back to back, as the conformance suite reads them), and a
     directory, a path ending in "/" or a printf pattern such as
     out/frame_%05d.png for PNGs. `audio_from` copies the audio of another file
     into an MP4/MKV/MOV output, trimmed to the video's duration.
@@ -89,6 +101,10 @@ class VideoWriter:
             if codec not in (None, "rawvideo"):
                 raise PtcodecError(f"{self.path}: y4m holds raw yuv444p, not {codec}")
             self.format, self.codec = "yuv4mpegpipe", "rawvideo"
+        elif ext == ".rgb":
+            if codec not in (None, "rawvideo"):
+                raise PtcodecError(f"{self.path}: .rgb holds raw RGB frames, not {codec}")
+            self.format, self.codec = "rawvideo", "rgb24"
         elif ext in _MUXERS:
             chosen = _DEFAULT_CODECS[ext] if codec is None else _CODEC_NAMES.get(codec.lower())
             if chosen is None:
@@ -97,7 +113,7 @@ class VideoWriter:
         else:
             raise PtcodecError(
                 f"{self.path}: unknown output format {ext or '(no extension)'!r} "
-                "(expected .mp4, .mkv, .mov, .y4m, or a directory or pattern for PNGs)"
+                "(expected .mp4, .mkv, .mov, .y4m, .rgb, or a directory or pattern for PNGs)"
             )
         self.audio_from = None if audio_from is None else os.fspath(audio_from)
         if self.audio_from is not None and self.format not in _MUXERS.values():
@@ -140,11 +156,16 @@ class VideoWriter:
         self.frames_written += 1
 
     def close(self) -> None:
-        """Finish the output and move it under its final name; an empty output is an error."""
+        """Finish the output and move it under its final name; an empty output is an error (but for .rgb)."""
         if self._closed:
             return
         if self.frames_written == 0:
             self.abort()
+            if self.codec == "rgb24":  # raw frames can be none: a stream with no frames decodes to an empty file
+                with open(self.partial_path, "wb"):
+                    pass
+                os.replace(self.partial_path, self.path)
+                return
             raise PtcodecError(f"{self.path}: no frames were written")
         try:
             if self._png is not None:
@@ -217,7 +238,7 @@ class VideoWriter:
             stream.pix_fmt = FFV1_PIX_FMT
         else:
             stream = container.add_stream("rawvideo", rate=self.fps)
-            stream.pix_fmt = Y4M_PIX_FMT
+            stream.pix_fmt = "rgb24" if self.codec == "rgb24" else Y4M_PIX_FMT
         stream.width, stream.height = width, height
         stream.codec_context.time_base = time_base
         stream.time_base = time_base
@@ -230,12 +251,13 @@ class VideoWriter:
 
     def _convert(self, image: av.VideoFrame) -> av.VideoFrame:
         """RGB to the stream's pixel format: exact for FFV1, BT.709 (H.264) or BT.601 (y4m, untagged)."""
+        if self.codec == "rgb24":
+            return image
         if self.codec == "ffv1":
             return image.reformat(format=FFV1_PIX_FMT)
         if self.codec == "h264":
             return image.reformat(format=H264_PIX_FMT, dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG)
-        # y4m cannot say which matrix it used; readers assume BT.601, FFmpeg's default.
-        return image.reformat(format=Y4M_PIX_FMT, dst_colorspace=Colorspace.ITU601, dst_color_range=ColorRange.MPEG)
+        return to_y4m_frame(image)
 
     def _encode(self, image: av.VideoFrame) -> None:
         assert self._container is not None and self._stream is not None
