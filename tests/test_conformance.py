@@ -237,3 +237,14 @@ def test_a_damaged_vector_set_is_refused_in_one_line(tmp_path):
     done = subprocess.run([sys.executable, "-m", "ptcodec", "conformance", "--vectors", str(tmp_path), "--json", "-"],
                           capture_output=True, text=True)
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "SHA-256" in done.stderr
+
+
+def test_the_compare_tool_scores_a_frames_file_on_its_own(capsys):
+    from ptcodec.conformance.compare import main
+
+    basic = VECTORS / "valid" / "basic"
+    assert main([str(basic), str(basic / "frames.rgb")]) == 0
+    assert "valid/basic: pass: identical" in capsys.readouterr().out
+    # another clip's frames (same size and count) are tens of dB off
+    assert main([str(VECTORS / "valid" / "hold"), str(basic / "frames.rgb")]) == 1
+    assert "valid/hold: fail: lowest" in capsys.readouterr().out

@@ -162,3 +162,43 @@ def score_frames(reference: np.ndarray, candidate: np.ndarray, tolerance_db: flo
     if low < tolerance_db:
         return False, f"{text} < {tolerance_db:g} dB", low
     return True, f"{text} >= {tolerance_db:g} dB", low
+
+
+def score_vector(vector, frames: np.ndarray, frames_format: str = "rgb24") -> tuple[bool, str, float]:
+    """Tier 3 of one vector: a decoder's frames ((N, H, W, 3) RGB, or (N, 3, H, W) y4m planes)
+    against the vector's reference frames and tolerance."""
+    spec = vector.test["tier3"]
+    reference = read_rgb(vector.directory / spec["frames"], spec["width"], spec["height"])
+    if frames_format == "y4m":
+        reference = rgb_as_y4m(reference)
+    ok, detail, low = score_frames(reference, frames, spec["tolerance_db"])
+    return ok, f"{detail} ({spec['metric']})", low
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m ptcodec.conformance.compare VECTOR FRAMES`: score frames a decoder wrote, without the runner."""
+    import argparse
+
+    from ptcodec.conformance.vectors import load_vector
+
+    parser = argparse.ArgumentParser(prog="python -m ptcodec.conformance.compare",
+                                     description="Score a decoder's frames (.rgb or .y4m) against a vector (tier 3).")
+    parser.add_argument("vector", help="a vector directory, e.g. bitstream/valid/basic")
+    parser.add_argument("frames", help="the decoder's frames: raw RGB24 (.rgb) or a C444 .y4m")
+    args = parser.parse_args(argv)
+    vector = load_vector(args.vector).reference
+    spec = vector.test.get("tier3")
+    if not spec:
+        print(f"{vector.id}: no reference frames (tier 3 is not judged for this vector)")
+        return 2
+    y4m = args.frames.endswith(".y4m")
+    frames = read_y4m(args.frames) if y4m else read_rgb(args.frames, spec["width"], spec["height"])
+    ok, detail, _ = score_vector(vector, frames, "y4m" if y4m else "rgb24")
+    print(f"{vector.id}: {'pass' if ok else 'fail'}: {detail}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -188,11 +188,8 @@ def _judge_frames(ref: Vector, outcome: Outcome) -> TierVerdict:
         if notes.startswith("generator not available"):
             return TierVerdict(3, SKIP, notes)
         return TierVerdict(3, FAIL, notes or "no frames written")
-    reference = compare.read_rgb(ref.directory / spec["frames"], spec["width"], spec["height"])
-    if outcome.frames_format == "y4m":
-        reference = compare.rgb_as_y4m(reference)
-    ok, detail, low = compare.score_frames(reference, outcome.frames, spec["tolerance_db"])
-    return TierVerdict(3, PASS if ok else FAIL, f"{detail} ({spec['metric']})", low)
+    ok, detail, low = compare.score_vector(ref, outcome.frames, outcome.frames_format)
+    return TierVerdict(3, PASS if ok else FAIL, detail, low)
 
 
 # -- the suite -----------------------------------------------------------------------------------------------
