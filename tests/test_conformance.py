@@ -22,6 +22,7 @@ from ptcodec.generators.onestep import sigma_at
 
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = ROOT / "bitstream"
+PTCODEC = f"{shlex.quote(sys.executable)} -m ptcodec"
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +160,7 @@ def test_a_wrong_c_is_located_against_a_recomputed_reference():
     """c is not committed (315 KB a frame): the runner recomputes it to say where a dump goes wrong."""
     flip = ("import sys; f = open(sys.argv[1] + '/c_00002.f32', 'r+b'); f.seek(4 * 1029); "
             "b = f.read(1); f.seek(4 * 1029); f.write(bytes([b[0] ^ 1]))")
-    command = (f"{shlex.quote(sys.executable)} -m ptcodec reconstruct {{in}} {{dump}} > /dev/null && "
+    command = (f"{PTCODEC} reconstruct {{in}} {{dump}} > /dev/null && "
                f"{shlex.quote(sys.executable)} -c {shlex.quote(flip)} {{dump}}")
     result = run_suite(load_vectors(VECTORS, ["valid/basic"]), CommandCandidate(command), tiers=2)
     detail = next(t.detail for v in result.verdicts for t in v.tiers if t.tier == 2)
@@ -173,9 +174,8 @@ EXTERNAL = ["valid/basic", "valid/empty", "valid/sky_import", "mkv/hold", "fault
 
 
 def our_cli_as_a_command() -> str:
-    ptcodec = f"{shlex.quote(sys.executable)} -m ptcodec"
-    return (f"{ptcodec} info --json --hash-bytes {{in}} > {{parse}} && {ptcodec} reconstruct {{in}} {{dump}} "
-            f"> /dev/null && {ptcodec} decode -q {{in}} {{out}}")
+    return (f"{PTCODEC} info --json --hash-bytes {{in}} > {{parse}} && {PTCODEC} reconstruct {{in}} {{dump}} "
+            f"> /dev/null && {PTCODEC} decode -q {{in}} {{out}}")
 
 
 def test_an_external_decoder_gets_the_verdicts_of_the_in_process_run(ours):
@@ -202,8 +202,7 @@ def test_an_external_decoder_that_names_no_error_class_fails_tier_1(tmp_path):
 
 
 def test_y4m_output_is_judged_in_the_y4m_colour_space(tmp_path):
-    ptcodec = f"{shlex.quote(sys.executable)} -m ptcodec"
-    candidate = CommandCandidate(f"{ptcodec} decode -q {{in}} {{out}}", frames_format="y4m")
+    candidate = CommandCandidate(f"{PTCODEC} decode -q {{in}} {{out}}", frames_format="y4m")
     result = run_suite(load_vectors(VECTORS, ["valid/basic"]), candidate, tiers=3)
     tier3 = next(t for t in result.verdicts[0].tiers if t.tier == 3)
     assert tier3.status == PASS and tier3.score_db > 70, tier3.detail  # as on raw RGB, give or take rounding

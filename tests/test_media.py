@@ -82,13 +82,16 @@ def make_clip(
         if sound is not None:
             samples = 16000 * len(frames) // fps
             tone = (0.1 * np.sin(np.arange(samples) * 0.05)).astype(np.float32)[None]
-            chunk = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
-            chunk.sample_rate, chunk.pts = 16000, 0
-            for packet in sound.encode(chunk):
-                container.mux(packet)
-            for packet in sound.encode():
-                container.mux(packet)
+            _mux_audio(container, sound, tone, "fltp")
     return path
+
+
+def _mux_audio(container, sound, samples: np.ndarray, fmt: str) -> None:
+    """Encode one mono 16 kHz chunk starting at 0, then flush the encoder."""
+    chunk = av.AudioFrame.from_ndarray(samples, format=fmt, layout="mono")
+    chunk.sample_rate, chunk.pts = 16000, 0
+    for packet in [*sound.encode(chunk), *sound.encode()]:
+        container.mux(packet)
 
 
 def make_audio_only(path: Path, codec: str = "aac", fmt: str = "fltp") -> Path:
@@ -96,12 +99,7 @@ def make_audio_only(path: Path, codec: str = "aac", fmt: str = "fltp") -> Path:
         sound = container.add_stream(codec, rate=16000)
         sound.layout = "mono"
         dtype = np.float32 if fmt.startswith("flt") else np.int16
-        chunk = av.AudioFrame.from_ndarray(np.zeros((1, 16000), dtype), format=fmt, layout="mono")
-        chunk.sample_rate, chunk.pts = 16000, 0
-        for packet in sound.encode(chunk):
-            container.mux(packet)
-        for packet in sound.encode():
-            container.mux(packet)
+        _mux_audio(container, sound, np.zeros((1, 16000), dtype), fmt)
     return path
 
 

@@ -32,7 +32,7 @@ MARGIN_DB = 3.0
 CAP_DB = 60.0
 """No tolerance is stricter than the reference generator annex's 60 dB."""
 CALIBRATION_DTYPES = ("fp64", "fp16", "bf16")
-_GENERATORS: dict[tuple[str, str], object] = {}
+_GENERATORS: dict[tuple[str, str, str], object] = {}
 
 
 def decode_in(header, units, device: str, dtype: str) -> np.ndarray:
@@ -40,7 +40,7 @@ def decode_in(header, units, device: str, dtype: str) -> np.ndarray:
     from ptcodec.decoder import decode_units
     from ptcodec.generators import load_generator
 
-    key = (device, dtype)
+    key = (header.generator_id, device, dtype)
     if key not in _GENERATORS:
         _GENERATORS[key] = load_generator(header.generator_id, device=device, dtype=dtype)
     images = [f.image for f in decode_units(header, units, _GENERATORS[key])]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ptcodec.conformance.compare import dump_digests, read_rgb, read_y4m
-from ptcodec.conformance.vectors import ERROR_CLASSES, Vector, parse_dump
+from ptcodec.conformance.vectors import ERROR_CLASSES, Vector
 from ptcodec.errors import GeneratorError, PtvError
 
 
@@ -35,8 +35,10 @@ class Outcome:
     frames: np.ndarray | None = None
     """Tier 3: (frames, H, W, 3) RGB, or (frames, 3, H, W) planes for y4m."""
     frames_format: str = "rgb24"
-    notes: list[str] = field(default_factory=list)
-    """Why a tier could not be shown (no generator, no {dump} in the command...)."""
+    generator_missing: bool = False
+    """The stream was read, but the generator it names is not available here (tier 3 is skipped)."""
+    notes: dict[int, str] = field(default_factory=dict)
+    """Per tier, why it could not be shown (no {dump} in the command, unreadable frames...)."""
 
 
 class PtcodecCandidate:
@@ -53,7 +55,7 @@ class PtcodecCandidate:
         from ptcodec.conformance.vectors import read_parse_dump
 
         try:
-            header, records, dump = read_parse_dump(stream_bytes(vector.stream), path=str(vector.stream))
+            header, records, dump = read_parse_dump(read_stream_bytes(vector.stream), path=str(vector.stream))
         except PtvError as error:
             return Outcome(False, type(error).__name__, str(error))
         outcome = Outcome(True, parse=dump)
@@ -65,9 +67,7 @@ class PtcodecCandidate:
             outcome.tier2 = rec.digests()
             outcome.tier2_dir = workdir / "tier2"
             rec.write(outcome.tier2_dir)
-        if 3 in tiers and not vector.reference.test.get("tier3"):
-            outcome.notes.append("no reference frames to judge against")
-        elif 3 in tiers:
+        if 3 in tiers and vector.reference.test.get("tier3"):
             gen = self._generator(header.generator_id, outcome)
             if gen is not None:
                 from ptcodec.decoder import decode_units
@@ -87,12 +87,13 @@ class PtcodecCandidate:
                 self._generators[generator_id] = error
         gen = self._generators[generator_id]
         if isinstance(gen, GeneratorError):
-            outcome.notes.append(f"generator not available: {gen}")
+            outcome.generator_missing = True
+            outcome.notes[3] = f"generator not available: {gen}"
             return None
         return gen
 
 
-def stream_bytes(path: Path) -> bytes:
+def read_stream_bytes(path: Path) -> bytes:
     """A vector's `.ptv` bytes; for a Matroska vector, the prompt track restored as Annex B.3 says."""
     from ptcodec.mkv import is_matroska, read_prompt_track
 
@@ -146,32 +147,33 @@ class CommandCandidate:
             return Outcome(False, named.group(1) if named else None, last)
         outcome = Outcome(True)
         if done.returncode == GENERATOR_MISSING:
-            outcome.notes.append(f"generator not available: {last}")
+            outcome.generator_missing = True
+            outcome.notes[3] = f"generator not available: {last}"
         if "{parse}" in self.template:
             outcome.parse = _read_parse(paths["parse"], outcome)
         else:
-            outcome.notes.append("tier 1: the command has no {parse}; acceptance only")
+            outcome.notes[1] = "the command has no {parse}; acceptance only"
         if 2 in tiers:
             if "{dump}" not in self.template:
-                outcome.notes.append("tier 2: the command has no {dump}")
+                outcome.notes[2] = "the command has no {dump}"
             elif paths["dump"].is_dir():
                 try:
                     outcome.tier2, outcome.tier2_dir = dump_digests(paths["dump"]), paths["dump"]
                 except (OSError, ValueError, KeyError) as error:
-                    outcome.notes.append(f"tier 2: unreadable dump ({error})")
+                    outcome.notes[2] = f"unreadable dump ({error})"
                     outcome.tier2 = {}
             else:
                 outcome.tier2 = {}
-                outcome.notes.append("tier 2: the command wrote no dump directory")
-        if 3 in tiers and done.returncode == 0 and paths["out"].exists():
-            outcome.frames_format = "y4m" if self.frames_format == "y4m" else "rgb24"
+                outcome.notes[2] = "the command wrote no dump directory"
+        spec = vector.reference.test.get("tier3")
+        if 3 in tiers and spec and done.returncode == 0 and paths["out"].exists():
             try:
-                outcome.frames = read_y4m(paths["out"]) if self.frames_format == "y4m" else None
-                if outcome.frames is None:
-                    h = vector.reference.test["tier3"] or {}
-                    outcome.frames = read_rgb(paths["out"], h.get("width", 1), h.get("height", 1))
+                if self.frames_format == "y4m":
+                    outcome.frames, outcome.frames_format = read_y4m(paths["out"]), "y4m"
+                else:
+                    outcome.frames = read_rgb(paths["out"], spec["width"], spec["height"])
             except (OSError, ValueError) as error:
-                outcome.notes.append(f"tier 3: unreadable frames ({error})")
+                outcome.notes[3] = f"unreadable frames ({error})"
         return outcome
 
 
@@ -181,7 +183,7 @@ def _read_parse(path: Path, outcome: Outcome) -> dict | None:
     try:
         dump = json.loads(path.read_text())
     except (OSError, ValueError) as error:
-        outcome.notes.append(f"tier 1: unreadable parse dump ({error})")
+        outcome.notes[1] = f"unreadable parse dump ({error})"
         return {}
     return parse_dump_from(dump)
 
@@ -190,5 +192,3 @@ def parse_dump_from(document: dict) -> dict:
     """Accept `ptcodec info --json --hash-bytes` output (extra keys ignored) as a parse dump."""
     return {"units": document.get("units")}
 
-
-__all__ = ["CommandCandidate", "Outcome", "PtcodecCandidate", "parse_dump"]

@@ -52,7 +52,7 @@ from ptcodec.ptv import (
     serialize,
 )
 from ptcodec.ptv.syntax import Leb128, UnitType, crc32c
-from ptcodec.ptv.units import encode_payload
+from ptcodec.ptv.units import encode_payload, unit_type_of
 
 PINNED_ENV = {
     "ATEN_CPU_CAPABILITY": "default",
@@ -158,12 +158,10 @@ def scene_payload(s: SceneInit, *, dtype: int | None = None, channels: int | Non
 
 
 def unit_bytes(unit: Unit, header: SequenceHeader, layer_id: int | None = None) -> bytes:
-    from ptcodec.ptv.units import unit_type_of
-
     return frame_unit(unit_type_of(unit), encode_payload(unit, header), crc=header.crc_present, layer_id=layer_id)
 
 
-def stream_bytes(header: SequenceHeader, units: list, *, header_layer: int | None = None) -> bytes:
+def stream_with_header_layer(header: SequenceHeader, units: list, *, header_layer: int | None = None) -> bytes:
     """A valid stream; (unit, layer_id) pairs give units a layer_id. `serialize` checks every rule."""
     data = serialize(header, units)
     if header_layer is None:
@@ -279,18 +277,12 @@ def check_rejected(name: str, data: bytes, classes: tuple[str, ...]) -> None:
 # -- the valid vectors -------------------------------------------------------------------------------
 
 
-def make_valid(w: VectorWriter, only: Callable[[str], bool]) -> dict[str, Encoded]:
-    """Encode and write the valid vectors; returns the encodings the faulty vectors start from."""
+def make_valid(w: VectorWriter, only: Callable[[str], bool]) -> Encoded:
+    """Encode and write the valid vectors; returns the encoding of `basic`, where the faulty vectors start."""
     from ptcodec.quant import truncate_keyframe
 
     gen = w.gen
-    done: dict[str, Encoded] = {}
-
-    def encoded(name: str, make: Callable[[], Encoded]) -> Encoded:
-        done[name] = make()
-        return done[name]
-
-    e = encoded("basic", lambda: encode(gen, clip(gen, 7, 1), rank=4, interval=3))  # the faulty vectors start here
+    e = encode(gen, clip(gen, 7, 1), rank=4, interval=3)
     if only("basic"):
         w.valid("basic", "one scene, rank 4, per-tensor quantization, keyframes every 3 frames, CRCs on; "
                 "the released code's rules (segment-start latent, linear factors, gamma 95/100, seed 88)",
@@ -312,7 +304,7 @@ def make_valid(w: VectorWriter, only: Callable[[str], bool]) -> dict[str, Encode
                 "extension_data; metadata units (stream-level with two entries incl. multi-byte UTF-8, empty, and in "
                 "a temporal unit), padding units (empty and 5 bytes), reserved unit types 0, 6 and 15 (to be "
                 "skipped), layer_ids on the sequence header and on keyframes; frame_count 9 so frames 7 and 8 hold "
-                "the last keyframe", stream_bytes(extended, units, header_layer=3), derived="rewrite",
+                "the last keyframe", stream_with_header_layer(extended, units, header_layer=3), derived="rewrite",
                 generation={"from": "valid/basic"})
     if only("edge_values"):
         s, k0, k1, k2 = e.units[:4]
@@ -324,34 +316,28 @@ def make_valid(w: VectorWriter, only: Callable[[str], bool]) -> dict[str, Encode
                 "subnormal (no flush to zero, spec 2.4)", serialize(e.header, [s, k0, k1, k2]), derived="rewrite",
                 generation={"from": "valid/basic"})
     if only("interval1"):
-        e2 = encoded("interval1", lambda: encode(gen, clip(gen, 4, 2, interval=1, rank=2), rank=2, interval=1,
-                                                 crc=False, frame_count=0))
+        e2 = encode(gen, clip(gen, 4, 2, interval=1, rank=2), rank=2, interval=1, crc=False, frame_count=0)
         w.valid("interval1", "every frame a keyframe (interval 1), rank 2, CRCs off, frame_count 0 (unknown)",
                 serialize(e2.header, e2.units), generation=_generation(e2, clip_seed=2, frames=4))
     if only("scenes"):
-        def two_scenes() -> Encoded:
-            frames = np.concatenate([clip(gen, 4, 3), clip(gen, 5, 4)])
-            out = encode(gen, frames, rank=4, interval=3)
-            starts = [u.frame_index for u in out.units if isinstance(u, SceneInit)]
-            assert starts == [0, 4], f"the scene cut was not found where the clips join: {starts}"
-            return out
-        e3 = encoded("scenes", two_scenes)
+        e3 = encode(gen, np.concatenate([clip(gen, 4, 3), clip(gen, 5, 4)]), rank=4, interval=3)
+        starts = [u.frame_index for u in e3.units if isinstance(u, SceneInit)]
+        assert starts == [0, 4], f"the scene cut was not found where the clips join: {starts}"
         w.valid("scenes", "two scenes (a cut at frame 4, found by the encoder), each with its scene-init latent; "
                 "no frame interpolates across the cut", serialize(e3.header, e3.units),
                 generation=_generation(e3, clip_seed=[3, 4], frames=9))
     if only("prev_frame"):
-        e4 = encoded("prev_frame", lambda: encode(gen, clip(gen, 7, 5), fps=Fraction(25), rank=4, interval=3,
-                                                  prev_latent_rule=1, gamma=(80, 100), noise_seed=7))
+        e4 = encode(gen, clip(gen, 7, 5), fps=Fraction(25), rank=4, interval=3, prev_latent_rule=1, gamma=(80, 100),
+                    noise_seed=7)
         w.valid("prev_frame", "previous-frame latent rule (the paper's), gamma 80/100, noise seed 7, 25 fps",
                 serialize(e4.header, e4.units), generation=_generation(e4, clip_seed=5, frames=7))
     if only("hold"):
-        e5 = encoded("hold", lambda: encode(gen, clip(gen, 7, 6, rank=3), fps=Fraction(30000, 1001), rank=3,
-                                            interval=3, interp_rule=1))
+        e5 = encode(gen, clip(gen, 7, 6, rank=3), fps=Fraction(30000, 1001), rank=3, interval=3, interp_rule=1)
         w.valid("hold", "hold interpolation (each frame uses the last keyframe's prompt), rank 3, "
                 "time base 1001/30000", serialize(e5.header, e5.units),
                 generation=_generation(e5, clip_seed=6, frames=7))
     if any(only(n) for n in ("ladder", "ladder_r8", "ladder_r1", "ladder_mixed")):
-        e6 = encoded("ladder", lambda: encode(gen, clip(gen, 7, 7, rank=16), ranks=(1, 2, 4, 8, 16), interval=3))
+        e6 = encode(gen, clip(gen, 7, 7, rank=16), ranks=(1, 2, 4, 8, 16), interval=3)
         scene, *keys = e6.units
         # A rewriter must keep layer_ids and reserved units: the ladder carries both, so its cuts show it.
         decorated = [scene] + [(k, 0) for k in keys[:2]] + [ReservedUnit(9, b"\x00\x01\x02")] + [(k, 0) for k in keys[2:]]
@@ -376,7 +362,7 @@ def make_valid(w: VectorWriter, only: Callable[[str], bool]) -> dict[str, Encode
                     generation={"from": "valid/ladder", "truncate": ranks})
     for name, dtype, seed in (("latent_f16", LatentDtype.F16, 8), ("latent_bf16", LatentDtype.BF16, 9)):
         if only(name):
-            e7 = encoded(name, lambda: encode(gen, clip(gen, 4, seed, rank=2), rank=2, interval=3, latent_dtype=dtype))
+            e7 = encode(gen, clip(gen, 4, seed, rank=2), rank=2, interval=3, latent_dtype=dtype)
             w.valid(name, f"scene-init latent stored as {LatentDtype(dtype).name.lower()} (dtype {int(dtype)}), "
                     "rank 2", serialize(e7.header, e7.units), generation=_generation(e7, clip_seed=seed, frames=4))
     if only("empty"):
@@ -386,7 +372,7 @@ def make_valid(w: VectorWriter, only: Callable[[str], bool]) -> dict[str, Encode
                 generation={"from": "valid/basic"})
     if only("sky_import"):
         make_sky(w)
-    return done
+    return e
 
 
 def make_sky(w: VectorWriter) -> None:
@@ -598,8 +584,7 @@ def generate(root: Path, names: list[str]) -> None:
 
     root.mkdir(parents=True, exist_ok=True)
     w = VectorWriter(root, load_generator("reference"))
-    encodings = make_valid(w, only)
-    make_faulty(w, encodings["basic"], only)
+    make_faulty(w, make_valid(w, only), only)
     for directory in sorted((root / "valid").glob("*/test.json")):
         name = directory.parent.name
         if only(name) and name != "empty":

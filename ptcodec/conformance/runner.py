@@ -139,7 +139,7 @@ def _judge_reject(vector: Vector, outcome: Outcome) -> TierVerdict:
 
 def _judge_parse(ref: Vector, outcome: Outcome) -> TierVerdict:
     if outcome.parse is None:
-        return TierVerdict(1, PASS, "accepted; " + "; ".join(n for n in outcome.notes if n.startswith("tier 1")))
+        return TierVerdict(1, PASS, "accepted; " + outcome.notes.get(1, "no parse dump"))
     difference = compare.first_parse_difference(ref.test["parse"], outcome.parse)
     if difference:
         return TierVerdict(1, FAIL, f"parse dump: {difference}")
@@ -148,7 +148,7 @@ def _judge_parse(ref: Vector, outcome: Outcome) -> TierVerdict:
 
 def _judge_reconstruction(ref: Vector, outcome: Outcome) -> TierVerdict:
     if outcome.tier2 is None:
-        return TierVerdict(2, SKIP, "; ".join(n for n in outcome.notes if n.startswith("tier 2")) or "no dump")
+        return TierVerdict(2, SKIP, outcome.notes.get(2, "no dump"))
     expected = ref.test["tier2"]["sha256"]
     wrong = compare.tier2_differences(expected, outcome.tier2)
     if not wrong:
@@ -184,10 +184,9 @@ def _judge_frames(ref: Vector, outcome: Outcome) -> TierVerdict:
         return TierVerdict(3, SKIP, f"no reference frames ({ref.test['parse']['units'][0]['fields']['generator_id']}"
                                     " is not a generator of the suite)")
     if outcome.frames is None:
-        notes = "; ".join(n for n in outcome.notes if not n.startswith(("tier 1", "tier 2")))
-        if notes.startswith("generator not available"):
-            return TierVerdict(3, SKIP, notes)
-        return TierVerdict(3, FAIL, notes or "no frames written")
+        if outcome.generator_missing:
+            return TierVerdict(3, SKIP, outcome.notes[3])
+        return TierVerdict(3, FAIL, outcome.notes.get(3, "no frames written"))
     ok, detail, low = compare.score_vector(ref, outcome.frames, outcome.frames_format)
     return TierVerdict(3, PASS if ok else FAIL, detail, low)
 

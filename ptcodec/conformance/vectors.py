@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ptcodec.conditioning import plan_frames
 from ptcodec.errors import PtcodecError
 from ptcodec.ptv import Keyframe, Metadata, Padding, ReservedUnit, SceneInit, SequenceHeader, UnitRecord, read_all
 from ptcodec.ptv.dump import CONFORMANCE_HASH_OVER, record_dict
@@ -130,8 +131,6 @@ def default_vectors_dir() -> Path:
 
 def features(header: SequenceHeader, records: list[UnitRecord]) -> list[str]:
     """What a stream exercises, as feature names (the vocabulary is listed in conformance/README.md)."""
-    from ptcodec.conditioning import plan_frames
-
     out = {
         f"header.crc_present={int(header.crc_present)}",
         f"header.prev_latent_rule={header.prev_latent_rule}",
