@@ -85,6 +85,10 @@ def bench(gen: Generator, label: str, size: int, batch: int, iters: int, args: a
             "generate_s": gen_s, "frames_per_s": batch / gen_s, "fit_step_s": fit_s}
 
 
+REFERENCE_TARGET = {"frames_per_s_min": 20.0, "fit_step_s_max": 0.050}
+"""The reference generator's speed goal at 128 x 128, batch 1, on 2 CPU cores (spec/reference-generator.md)."""
+
+
 def reference_figures(gen: Generator, inversion_steps: int) -> dict:
     """The figures of spec/reference-generator.md, section "Measured figures"."""
     noise = figures.noise_latent(gen)
@@ -126,9 +130,15 @@ def main() -> None:
         for size in map(int, sizes.split(",")):
             for batch in map(int, batches.split(",")):
                 row = bench(gen, label, size, batch, iters, args)
+                if name == "reference" and size == 128 and batch == 1:
+                    row["target"] = REFERENCE_TARGET
+                    row["meets_target"] = (row["frames_per_s"] >= REFERENCE_TARGET["frames_per_s_min"]
+                                           and row["fit_step_s"] <= REFERENCE_TARGET["fit_step_s_max"])
                 rows.append(row)
                 print(f"{label} {size}x{size} batch {batch} on {row['device']} {row['dtype']}: "
-                      f"{row['frames_per_s']:.2f} frames/s, fitting step {row['fit_step_s'] * 1e3:.1f} ms", flush=True)
+                      f"{row['frames_per_s']:.2f} frames/s, fitting step {row['fit_step_s'] * 1e3:.1f} ms"
+                      + ("" if "target" not in row else f" (target >= 20 frames/s and <= 50 ms: "
+                         f"{'met' if row['meets_target'] else 'MISSED'})"), flush=True)
         if name == "reference" and args.inversion_steps:
             report = reference_figures(gen, args.inversion_steps)
             print("reference figures: " + ", ".join(f"{k} {v}" for k, v in report.items()), flush=True)

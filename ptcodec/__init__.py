@@ -22,6 +22,7 @@ __all__ = [
     "CrcMismatchError",
     "Decoder",
     "Encoder",
+    "EncoderOptions",
     "GeneratorError",
     "InputError",
     "InvalidValueError",
@@ -36,8 +37,8 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """`ptcodec.open`, `ptcodec.Encoder` and `ptcodec.Decoder` (ptcodec/api.py),
-    imported on first use so that `import ptcodec` does not load torch."""
+    """`ptcodec.open`, `ptcodec.Encoder` and `ptcodec.Decoder` (ptcodec/api.py) and
+    `ptcodec.EncoderOptions`, imported on first use so that `import ptcodec` does not load torch."""
     if name == "open":  # parsing and demuxing need no torch
         from ptcodec.container import open
 
@@ -46,4 +47,8 @@ def __getattr__(name: str):
         from ptcodec import api
 
         return getattr(api, name)
+    if name == "EncoderOptions":  # settings only: no torch
+        from ptcodec.encoder.options import EncoderOptions
+
+        return EncoderOptions
     raise AttributeError(f"module 'ptcodec' has no attribute {name!r}")

@@ -25,7 +25,7 @@ import torch
 
 from ptcodec import conditioning
 from ptcodec.conditioning import FramePlan
-from ptcodec.errors import GeneratorError, PtvError
+from ptcodec.errors import DamageWarning, GeneratorError, PtvError
 from ptcodec.generators.base import Generator
 from ptcodec.generators.onestep import initial_noise
 from ptcodec.media.pixels import to_uint8
@@ -36,10 +36,6 @@ from ptcodec.ptv.units import Keyframe, SceneInit, SequenceHeader, Unit
 from ptcodec.quant import dequantize_keyframe
 
 Factors = tuple[np.ndarray, np.ndarray]
-
-
-class DamageWarning(UserWarning):
-    """A packet was damaged or missing; the decoder concealed the gap and went on."""
 
 
 @dataclass

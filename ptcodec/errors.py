@@ -79,3 +79,7 @@ class GeneratorError(PtcodecError):
 
 class InputError(PtcodecError):
     """An input file (video, prompt directory) cannot be used."""
+
+
+class DamageWarning(UserWarning):
+    """A packet was damaged or missing; the decoder concealed the gap and went on."""

@@ -7,11 +7,12 @@ with exit status 1; no traceback reaches the terminal for bad input.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ptcodec import __version__
 from ptcodec.cli import codec, conformance, inspect, promptus
-from ptcodec.errors import PtcodecError, PtvError
+from ptcodec.errors import DamageWarning, PtcodecError, PtvError
 
 COMMANDS = (codec, inspect, promptus, conformance)
 
@@ -27,6 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_threads() -> None:
+    """Let PyTorch's OpenMP threads sleep while they wait instead of spinning: on a
+    busy machine (other jobs, or several ptcodec processes) spinning threads take
+    the cores the working ones need, and work slows several times over. It must be
+    set before torch loads; a value the user set is kept."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001
     print(f"ptcodec: warning: {message}", file=sys.stderr)
 
@@ -35,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     """Warnings (a damaged packet, say) print as one line each, like errors."""
     import warnings
 
-    from ptcodec.decoder import DamageWarning
+    quiet_threads()
 
     with warnings.catch_warnings():
         warnings.simplefilter("always", DamageWarning)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from fractions import Fraction
 
@@ -34,6 +35,32 @@ def _ranks(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"ranks must look like 4,8,16, got {text!r}") from None
 
 
+def _number(text: str, kind, test, what: str):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+    if not test(value):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    return _number(text, int, lambda v: v >= 0, "a whole number >= 0")
+
+
+def _positive(text: str) -> int:
+    return _number(text, int, lambda v: v >= 1, "a whole number >= 1")
+
+
+def _seconds(text: str) -> float:
+    return _number(text, float, lambda v: math.isfinite(v) and v >= 0, "a time in seconds >= 0")
+
+
+def _duration(text: str) -> float:
+    return _number(text, float, lambda v: math.isfinite(v) and v > 0, "a duration in seconds > 0")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("transcode", help="encode a video into a .ptv prompt stream",
                        description="Invert every keyframe of a video into a low-rank 8-bit prompt, in closed loop.")
@@ -44,16 +71,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--fit", choices=["crop", "keep"], default="crop",
                    help="crop: centre-crop to the size's aspect (as the paper); keep: keep the aspect ratio within the size")
     g.add_argument("--fps", type=Fraction, help="resample to this frame rate (default: the source's)")
-    g.add_argument("--start", type=int, default=0, help="skip this many frames")
-    g.add_argument("--frames", type=int, help="encode at most this many frames")
+    g.add_argument("--start-frame", type=_count, default=0, metavar="N",
+                   help="skip the first N frames (counted after --fps resampling; default 0)")
+    g.add_argument("--frames", type=_positive, metavar="N", help="encode at most N frames")
     g = p.add_argument_group("rate and quality")
-    g.add_argument("--rank", type=int, default=8, help="rank of the prompts (default 8: 8,808 bytes per keyframe)")
+    g.add_argument("--rank", type=_positive, default=8, help="rank of the prompts (default 8: 8,808 bytes per keyframe)")
     g.add_argument("--ranks", type=_ranks, help="a rank ladder such as 4,8,16: one rank-scalable stream "
                    "(nested dropout, per-component scales) that `ptcodec truncate` cuts to any rank")
-    g.add_argument("--interval", "-K", type=int, default=10, help="frames between keyframes (default 10)")
+    g.add_argument("--interval", "-K", type=_positive, default=10, help="frames between keyframes (default 10)")
     g.add_argument("--quality", choices=list(PRESETS), default="default", help="fitting budget preset")
-    g.add_argument("--first-steps", type=int, help="optimizer steps for a scene's first keyframe")
-    g.add_argument("--later-steps", type=int, help="optimizer steps for each later keyframe")
+    g.add_argument("--first-steps", type=_positive, help="optimizer steps for a scene's first keyframe")
+    g.add_argument("--later-steps", type=_positive, help="optimizer steps for each later keyframe")
     g.add_argument("--target-psnr", type=float, help="stop fitting a keyframe once all its frames reach this PSNR")
     g.add_argument("--lr", type=float, help="Adam learning rate (default 0.1)")
     g.add_argument("--recipe", choices=["ptcodec", "released"], default="ptcodec",
@@ -70,7 +98,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="which generated latent feeds the next frames' noise (released code: segment-start)")
     g.add_argument("--scene-threshold", type=float, default=0.5,
                    help="latent distance that starts a new scene (default 0.5); 0 turns detection off")
-    g.add_argument("--max-scene", type=int, metavar="FRAMES",
+    g.add_argument("--max-scene", type=_positive, metavar="FRAMES",
                    help="start a new scene (a random access point: decoding and seeking can start there) "
                    "at least every FRAMES frames; default: only at scene cuts")
     g.add_argument("--no-crc", action="store_true", help="leave out the per-unit CRC-32C")
@@ -81,18 +109,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("decode", help="decode a .ptv stream into video",
                        description="Regenerate every frame; output by extension: .mp4/.mkv/.mov, .y4m, .rgb (raw "
-                       "RGB frames), or a PNG sequence (a directory, or a pattern like out/%%05d.png). Exit status: "
+                       "RGB frames), or a PNG sequence (a directory, or a pattern like out/%05d.png). Exit status: "
                        f"0 decoded, 1 an error (a bad stream names its error class), {GENERATOR_MISSING} the stream "
                        "is fine but its generator is not available here.")
     p.add_argument("input", help="a .ptv file, or a Matroska file with a prompt track")
-    p.add_argument("output")
+    p.add_argument("output", help="the video to write, by extension (see above); written atomically")
     p.add_argument("--codec", choices=["h264", "ffv1"], help="video codec for .mp4/.mkv (default h264 / ffv1)")
-    p.add_argument("--start", type=float, metavar="SECONDS", help="begin at this time (decoding starts at the "
-                   "random access point before it)")
-    p.add_argument("--duration", type=float, metavar="SECONDS", help="decode only this long")
-    p.add_argument("--batch", type=int, default=16, help="largest generator batch (default 16)")
+    p.add_argument("--start", type=_seconds, metavar="SECONDS", help="begin at this time, in seconds (decoding "
+                   "starts at the random access point before it)")
+    p.add_argument("--duration", type=_duration, metavar="SECONDS", help="decode only this long, in seconds")
+    p.add_argument("--batch", type=_positive, default=16, help="largest generator batch (default 16)")
     p.add_argument("--ignore-fingerprint", action="store_true", help="decode with other weights than the stream names")
-    p.add_argument("--quiet", "-q", action="store_true")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_generator_args(p, choose=False)
     p.set_defaults(run=run_decode)
 
@@ -103,21 +131,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--with-video", action="store_true", help="copy SOURCE's video too (e.g. a low-rate fallback)")
     p.set_defaults(run=run_mux)
     p = sub.add_parser("demux", help="get the .ptv stream back out of Matroska, bit for bit")
-    p.add_argument("input")
-    p.add_argument("output")
+    p.add_argument("input", help="a Matroska file with a prompt track")
+    p.add_argument("output", help="the .ptv file to write")
     p.set_defaults(run=run_demux)
 
     p = sub.add_parser("truncate", help="cut a rank-scalable stream to a lower rank (no generator needed)")
-    p.add_argument("input")
-    p.add_argument("--rank", type=int, required=True)
-    p.add_argument("output")
+    p.add_argument("input", help="a rank-scalable .ptv stream (encoded with --ranks)")
+    p.add_argument("--rank", type=_positive, required=True, help="keep the first RANK components of every keyframe")
+    p.add_argument("output", help="the .ptv file to write")
     p.set_defaults(run=run_truncate)
 
     p = sub.add_parser("demo", help="offline demo: make a clip, transcode it, decode it, report")
     p.add_argument("--dir", default="ptcodec-demo", help="where to write input.mkv, demo.ptv, decoded.mp4")
-    p.add_argument("--frames", type=int, default=30)
-    p.add_argument("--quality", choices=list(PRESETS), default="default")
-    p.add_argument("--quiet", "-q", action="store_true")
+    p.add_argument("--frames", type=_positive, default=30, help="length of the demo clip (default 30)")
+    p.add_argument("--quality", choices=list(PRESETS), default="default", help="fitting budget preset")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(run=run_demo)
 
 
@@ -125,8 +153,6 @@ def run_transcode(args: argparse.Namespace) -> int:
     from ptcodec.jobs.transcode import transcode_file
     from ptcodec.ptv import PrevLatentRule
 
-    if args.frames is not None and args.frames < 1:
-        raise InputError(f"--frames must be at least 1, got {args.frames}")
     options = EncoderOptions(
         rank=args.rank, ranks=args.ranks or (), interval=args.interval, quality=args.quality, recipe=args.recipe,
         first_steps=args.first_steps, later_steps=args.later_steps, lr=args.lr, target_psnr=args.target_psnr,
@@ -138,7 +164,7 @@ def run_transcode(args: argparse.Namespace) -> int:
     result = transcode_file(
         args.input, args.output, options, generator=args.generator,
         generator_options=generator_options(args, args.generator), size=args.size, fit=args.fit, fps=args.fps,
-        start=args.start, max_frames=args.frames, resume=args.resume, quiet=args.quiet,
+        start=args.start_frame, max_frames=args.frames, resume=args.resume, quiet=args.quiet,
     )
     r = result.report
     print(f"{result.output}: {r.frames} frames {result.header.width}x{result.header.height}, "
@@ -188,7 +214,7 @@ def run_truncate(args: argparse.Namespace) -> int:
     from ptcodec.jobs.truncate import truncate_file
 
     r = truncate_file(args.input, args.output, args.rank)
-    note = f"; {r.kept_per_tensor} per-tensor keyframe(s) cannot be cut and were kept" if r.kept_per_tensor else ""
+    note = "" if r.truncated else f" (every keyframe already has rank {args.rank} or less: a copy)"
     print(f"{args.output}: {r.truncated} of {r.keyframes} keyframes cut to rank {args.rank}, "
           f"{r.bytes_in:,} -> {r.bytes_out:,} bytes{note}")
     return 0

@@ -40,6 +40,10 @@ def decode_file(
     quiet: bool = False, on_frame: Callable[[DecodedFrame], None] | None = None,
     start: float | None = None, duration: float | None = None,
 ) -> DecodeResult:
+    if start is not None and not start >= 0:
+        raise InputError(f"start must be a time in seconds >= 0, got {start}")
+    if duration is not None and not duration > 0:
+        raise InputError(f"duration must be a time in seconds > 0, got {duration}")
     with open_container(source) as container:
         header = container.header
         fps = header.fps

@@ -18,8 +18,6 @@ from ptcodec.quant import truncate_keyframe
 class TruncateResult:
     keyframes: int
     truncated: int
-    kept_per_tensor: int
-    """Per-tensor keyframes above the rank: not truncatable, copied as they are."""
     bytes_in: int
     bytes_out: int
 
@@ -27,17 +25,19 @@ class TruncateResult:
 def truncate_file(source: str | os.PathLike[str], output: str | os.PathLike[str], rank: int) -> TruncateResult:
     if rank < 1:
         raise InputError(f"--rank must be at least 1, got {rank}")
-    keyframes = truncated = kept = 0
+    keyframes = truncated = 0
     with PtvReader(source) as reader, PtvWriter(output, reader.header) as writer:
         for record in list(reader.units())[1:]:
             unit = record.unit
             if isinstance(unit, Keyframe):
                 keyframes += 1
                 if unit.rank > rank:
-                    if unit.quant_scheme == QuantScheme.PER_COMPONENT:
-                        unit = truncate_keyframe(unit, rank)
-                        truncated += 1
-                    else:
-                        kept += 1
+                    if unit.quant_scheme != QuantScheme.PER_COMPONENT:
+                        raise InputError(
+                            f"{os.fspath(source)}: the keyframe of frame {unit.frame_index} (rank {unit.rank}) is "
+                            "quantized per tensor and cannot be cut to a lower rank; only rank-scalable streams "
+                            "(ptcodec transcode --ranks ...) can be truncated")
+                    unit = truncate_keyframe(unit, rank)
+                    truncated += 1
             writer.write(unit, layer_id=record.layer_id)
-    return TruncateResult(keyframes, truncated, kept, os.path.getsize(source), os.path.getsize(output))
+    return TruncateResult(keyframes, truncated, os.path.getsize(source), os.path.getsize(output))

@@ -1,0 +1,104 @@
+"""The CLI a person uses: light commands stay light, every option says what it does, and options
+that make no sense are refused instead of silently ignored."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ptcodec.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
+VALID = ROOT / "bitstream" / "valid"
+
+PROBE = """
+import sys
+from ptcodec.cli import main
+try:
+    status = main(sys.argv[1:])
+except SystemExit as exit:
+    status = exit.code
+print("torch" in sys.modules, status)
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["--version"],
+    ["info", str(VALID / "basic" / "stream.ptv")],
+    ["info", "--json", str(VALID / "basic" / "stream.ptv")],
+    ["validate", str(VALID / "basic" / "stream.ptv")],
+    ["validate", str(ROOT / "bitstream" / "mkv" / "basic" / "stream.mkv")],
+    ["mux", str(VALID / "basic" / "stream.ptv"), "{tmp}/out.mkv"],
+    ["demux", str(ROOT / "bitstream" / "mkv" / "basic" / "stream.mkv"), "{tmp}/out.ptv"],
+    ["truncate", str(VALID / "ladder" / "stream.ptv"), "--rank", "4", "{tmp}/cut.ptv"],
+], ids=lambda a: a[0])
+def test_commands_that_only_read_streams_do_not_import_torch(args, tmp_path):
+    """Importing torch costs seconds of CPU: a muxer or a validator must not pay it."""
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, cwd=tmp_path)
+    torch_loaded, status = done.stdout.split()[-2:]
+    assert status in ("0", "None"), done.stderr
+    assert torch_loaded == "False"
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+@pytest.mark.parametrize("name", sorted(subcommands()))
+def test_every_option_and_argument_has_help(name):
+    parser = subcommands()[name]
+    missing = [a.option_strings or [a.dest] for a in parser._actions if not a.help]
+    assert not missing, f"ptcodec {name}: no help for {missing}"
+    assert "%%" not in parser.format_help()
+
+
+@pytest.mark.parametrize("option", [["--start", "-1"], ["--duration", "0"], ["--start", "nan"],
+                                    ["--duration", "-2"], ["--batch", "0"]])
+def test_decode_refuses_times_that_select_nothing_sensible(option, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["decode", str(VALID / "basic" / "stream.ptv"), str(tmp_path / "out.y4m"), *option])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert option[0] in err and "Traceback" not in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_decode_job_refuses_them_too(tmp_path):
+    from ptcodec.errors import InputError
+    from ptcodec.jobs.decode import decode_file
+
+    for kwargs in ({"start": -1.0}, {"duration": 0.0}):
+        with pytest.raises(InputError):
+            decode_file(VALID / "basic" / "stream.ptv", tmp_path / "out.y4m", quiet=True, **kwargs)
+    assert not list(tmp_path.iterdir())
+
+
+def test_transcode_names_the_unit_of_its_start_and_decode_its_own():
+    transcode, decode = subcommands()["transcode"].format_help(), subcommands()["decode"].format_help()
+    assert "--start-frame N" in transcode and "--start " not in transcode
+    assert "--start SECONDS" in decode and "--duration SECONDS" in decode
+
+
+def test_truncating_a_stream_that_cannot_be_cut_is_an_error(tmp_path, capsys):
+    """basic is quantized per tensor at rank 4: cutting it to rank 2 is impossible, not a copy."""
+    out = tmp_path / "cut.ptv"
+    assert main(["truncate", str(VALID / "basic" / "stream.ptv"), "--rank", "2", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "per tensor" in err and "--ranks" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_truncating_a_ladder_cuts_it(tmp_path, capsys):
+    from ptcodec.ptv import Keyframe, read_all
+
+    out = tmp_path / "cut.ptv"
+    assert main(["truncate", str(VALID / "ladder" / "stream.ptv"), "--rank", "4", str(out)]) == 0
+    _, records = read_all(out.read_bytes())
+    assert {r.unit.rank for r in records if isinstance(r.unit, Keyframe)} == {4}
+    assert "cut to rank 4" in capsys.readouterr().out
