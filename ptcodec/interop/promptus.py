@@ -74,7 +74,7 @@ def released_fields() -> dict:
     }
 
 
-def _reason(error: BaseException) -> str:
+def _first_line(error: BaseException) -> str:
     """The first line of an exception's message, or its class name when it has none."""
     lines = str(error).strip().splitlines()
     return f"{error.__class__.__name__}: {lines[0][:200]}" if lines else error.__class__.__name__
@@ -86,7 +86,7 @@ def _load(path: Path) -> object:
     try:
         size = path.stat().st_size
     except OSError as e:
-        raise InputError(f"{path}: cannot read ({e.strerror or _reason(e)})") from None
+        raise InputError(f"{path}: cannot read ({e.strerror or _first_line(e)})") from None
     if size == 0:
         raise InputError(f"{path}: empty (0 bytes), not a torch file")
     if size > MAX_FILE_BYTES:
@@ -94,7 +94,7 @@ def _load(path: Path) -> object:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds for a bad or hostile file
-        raise InputError(f"{path}: not a loadable torch file ({_reason(e)})") from None
+        raise InputError(f"{path}: not a loadable torch file ({_first_line(e)})") from None
 
 
 def _describe(value: object) -> str:
@@ -120,7 +120,9 @@ def _check_prompt(path: Path, data: object) -> dict[str, np.ndarray]:
     if not isinstance(data, dict) or set(data) != set(PROMPT_KEYS):
         found = ", ".join(sorted(map(str, data))) if isinstance(data, dict) else _describe(data)
         raise InputError(f"{path}: expected a dict with keys {', '.join(PROMPT_KEYS)}, found {found}")
-    out = {key: _tensor(path, key, data[key], torch.uint8 if key in ("U", "V") else torch.float32) for key in PROMPT_KEYS}
+    out = {
+        key: _tensor(path, key, data[key], torch.uint8 if key in ("U", "V") else torch.float32) for key in PROMPT_KEYS
+    }
     u, v = out["U"], out["V"]
     if u.ndim != 2 or v.ndim != 2 or u.shape[1] != v.shape[0] or u.shape[1] == 0:
         raise InputError(f"{path}: U {u.shape} and V {v.shape} are not (m, r) and (r, n) with rank r >= 1")
@@ -137,7 +139,7 @@ def _prompt_files(root: Path) -> list[tuple[int, Path]]:
     try:
         names = sorted(p.name for p in root.iterdir())
     except OSError as e:
-        raise InputError(f"{root}: cannot list ({e.strerror or _reason(e)})") from None
+        raise InputError(f"{root}: cannot list ({e.strerror or _first_line(e)})") from None
     for name in names:
         if not name.lower().endswith(PROMPT_SUFFIX):
             continue
@@ -157,7 +159,8 @@ def _prompt_files(root: Path) -> list[tuple[int, Path]]:
         raise InputError(f"{root}: no frame_XXXXX.prompt files")
     prompts = sorted(found.items())
     if prompts[0][0] != 0:
-        raise InputError(f"{prompts[0][1]}: the first prompt is frame {prompts[0][0]}, not frame 0 (frame_00000.prompt)")
+        first, path = prompts[0]
+        raise InputError(f"{path}: the first prompt is frame {first}, not frame 0 (frame_00000.prompt)")
     return prompts
 
 
