@@ -276,6 +276,14 @@ def test_a_level_limit_the_prompts_break_is_refused_before_writing(tmp_path):
     assert list(tmp_path.glob("x.ptv*")) == []
 
 
+@pytest.mark.parametrize("fps", [Fraction(0), Fraction(-30), Fraction(2**40), Fraction(1, 2**33)])
+def test_a_frame_rate_the_header_cannot_hold_is_refused(tmp_path, fps):
+    src = write_released_dir(tmp_path / "src")
+    with pytest.raises(InputError, match="--fps"):
+        import_promptus(src, tmp_path / "x.ptv", fps=fps)
+    assert list(tmp_path.glob("x.ptv*")) == []
+
+
 def test_frames_shorter_than_the_prompts_is_refused(tmp_path):
     src = write_released_dir(tmp_path / "src", frames=(0, 4, 8))
     for frames in (8, -1, 2**32):

@@ -216,3 +216,79 @@ def test_registry_loads_by_id_and_refuses_unknown_ids(saved):
     assert gen.id == "sd-turbo" and "sd-turbo" in available_generators()
     with pytest.raises(GeneratorError, match="'wan-2' is not available; this ptcodec has: .*sd-turbo"):
         load_generator("wan-2")
+
+
+class _Hub:
+    """A stand-in for the Hugging Face hub on 127.0.0.1: HEAD and GET of
+    /REPO/resolve/main/FILE with the headers huggingface_hub reads."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        import hashlib
+        import http.server
+        import threading
+
+        hub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self, body: bool) -> None:
+                hub.requests.append(self.path)
+                data = files.get(self.path)
+                if data is None:
+                    self.send_response(404)
+                    self.send_header("X-Error-Code", "EntryNotFound")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("X-Repo-Commit", "1" * 40)
+                self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if body:
+                    self.wfile.write(data)
+
+            def do_HEAD(self):  # noqa: N802 - http.server's names
+                self._answer(body=False)
+
+            def do_GET(self):  # noqa: N802
+                self._answer(body=True)
+
+            def log_message(self, *args):
+                pass
+
+        self.requests: list[str] = []
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def _repo_files(repo: str, folder, sub: str = "") -> dict[str, bytes]:
+    prefix = f"/{repo}/resolve/main/{sub + '/' if sub else ''}"
+    return {prefix + p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_a_hub_id_not_in_the_cache_is_downloaded_then_loaded(saved, tmp_path):
+    """Online, the UNet of an sd-turbo-like repo (in unet/) and a VAE repo (at its root,
+    with a name that says nothing) are fetched and loaded by their configs' classes."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    hub = _Hub({**_repo_files("org/turbo", saved / "sd-turbo" / "unet", "unet"),
+                **_repo_files("org/decoder", saved / "taesd")})
+    env = dict(os.environ, HF_ENDPOINT=hub.url, HF_HUB_CACHE=str(tmp_path / "cache"), HF_HUB_DISABLE_XET="1",
+               HF_HUB_DISABLE_PROGRESS_BARS="1", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    env.pop("HF_HUB_OFFLINE", None)
+    script = ("from ptcodec.generators.sd_turbo import SDTurboGenerator\n"
+              "g = SDTurboGenerator.load('org/turbo', 'org/decoder')\n"
+              "print(type(g.unet).__name__, type(g.vae).__name__, g.fingerprint().hex())\n")
+    try:
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        hub.server.shutdown()
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    expected = SDTurboGenerator(tiny_unet(), tiny_taesd()).fingerprint().hex()
+    assert done.stdout.split() == ["UNet2DConditionModel", "AutoencoderTiny", expected]
+    assert "/org/turbo/resolve/main/unet/diffusion_pytorch_model.safetensors" in hub.requests
+    assert "/org/decoder/resolve/main/vae/config.json" not in hub.requests  # found at the root first

@@ -243,6 +243,8 @@ def import_promptus(
 
     Everything is read and checked against the stream rules first, so a bad
     input leaves no output, not even a partial file."""
+    if fps <= 0 or fps.numerator > FIELD_MAX or fps.denominator > FIELD_MAX:
+        raise InputError(f"--fps {fps} must be positive, with numerator and denominator that fit 32 bits")
     root = Path(directory)
     init, prompts = read_promptus_dir(root)
     last = prompts[-1][0]
