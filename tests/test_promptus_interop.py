@@ -268,6 +268,25 @@ def test_a_frame_index_beyond_the_level_limit_is_refused_before_writing(tmp_path
     _assert_refused(src, tmp_path / "x.ptv", "frame_4000000000.prompt")
 
 
+def test_a_header_limit_on_frame_count_names_the_last_prompt_file(tmp_path, monkeypatch):
+    """Any rule the writer applies is applied before writing; one on frame_count is
+    about the last prompt file (here a stand-in limit of 100 frames)."""
+    from ptcodec.errors import LimitExceededError
+    from ptcodec.ptv import rules
+
+    check = rules.check_sequence_header
+
+    def limited(header):
+        check(header)
+        if header.frame_count > 100:
+            raise LimitExceededError(f"frame_count {header.frame_count} exceeds 100", field="frame_count")
+
+    monkeypatch.setattr(rules, "check_sequence_header", limited)
+    src = write_released_dir(tmp_path / "src", frames=(0, 4, 200))
+    message = _assert_refused(src, tmp_path / "x.ptv", "frame_00200.prompt")
+    assert "frame_count 201 exceeds 100" in message
+
+
 def test_a_level_limit_the_prompts_break_is_refused_before_writing(tmp_path):
     """Level 4 allows 240 keyframes a second: keyframes 1 frame apart at 1000 fps are too many."""
     src = write_released_dir(tmp_path / "src", frames=(0, 1, 2))

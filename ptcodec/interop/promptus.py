@@ -217,11 +217,12 @@ def _keyframe(index: int, p: dict[str, np.ndarray]) -> Keyframe:
 
 def _check_stream(root: Path, header: SequenceHeader, units: list[tuple[Path, Unit]]) -> None:
     """Every rule the writer applies, before the output is opened: an error names
-    the source file and nothing is written."""
+    the source file and nothing is written. frame_count comes from the last prompt
+    file, so a header error about it names that file."""
     try:
         rules.check_sequence_header(header)
     except PtvError as error:
-        raise InputError(f"{root}: {error}") from None
+        raise InputError(f"{units[-1][0] if error.field == 'frame_count' else root}: {error}") from None
     stream = rules.StreamRules(header)
     for path, unit in units:
         try:
