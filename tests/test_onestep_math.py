@@ -106,3 +106,38 @@ def test_generator_matches_diffusers_euler_on_the_exact_sd_turbo_architecture():
     assert torch.allclose(latent, expected_latent, rtol=1e-5, atol=1e-4)
     assert torch.allclose(frames, expected_frames, atol=1e-5)
     assert frames.shape == (1, 3, 64, 64)
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "fp16"])
+def test_the_one_step_math_stays_in_float32_whatever_the_model_dtype(dtype):
+    """x0 = sqrt(1 + sigma^2) z - sigma eps has terms near 50 that cancel: in half
+    precision that costs up to 0.08 (fp16) or more (bf16). The authors keep it in fp32;
+    so does ptcodec: the UNet and VAE run in the model dtype, the sampler math in float32."""
+    from ptcodec.generators.sd_turbo import DTYPES, SDTurboGenerator
+    from tests.test_sd_turbo_generator import tiny_taesd
+
+    model_dtype = DTYPES[dtype]
+    gen = SDTurboGenerator(tiny_unet(), tiny_taesd(), dtype=dtype)
+    seen = {}
+
+    def unet_output(module, args, out) -> None:
+        seen["eps"] = out.sample.detach()
+
+    def vae_input(module, args) -> None:
+        seen["vae_input"] = args[0].dtype
+
+    gen.unet.register_forward_hook(unet_output)
+    gen.vae.decoder.register_forward_pre_hook(vae_input)
+    z = torch.from_numpy(initial_noise(88, (1, 4, 8, 8)))
+    cond = torch.randn(1, 77, 1024, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        _, latent = gen.generate(z, cond)
+    eps = seen["eps"]
+    assert eps.dtype == model_dtype and seen["vae_input"] == model_dtype
+    exact = predict_x0(z.double(), eps.double(), sigma_at())  # the same eps, in float64
+    half = predict_x0(z.to(model_dtype), eps, sigma_at())  # what the sampler used to compute
+    assert latent.dtype == torch.float32
+    error = float((latent.double() - exact).abs().max())
+    half_error = float((half.double() - exact).abs().max())
+    assert error <= 1e-5 * float(exact.abs().max())  # float32 rounding of a few operations
+    assert half_error > 100 * error  # the test tells the two apart

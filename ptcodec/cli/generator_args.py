@@ -10,11 +10,19 @@ def add_generator_args(p: argparse.ArgumentParser, *, choose: bool) -> None:
     if choose:
         g.add_argument("--generator", default="reference",
                        help="generator id: reference (built in, offline) or sd-turbo (needs weights); default reference")
-    g.add_argument("--unet", help="sd-turbo: UNet hub id or local directory (default stabilityai/sd-turbo)")
-    g.add_argument("--vae", help="sd-turbo: TAESD or SD VAE hub id or local directory (default madebyollin/taesd)")
-    g.add_argument("--offline", action="store_true", help="never touch the network (local files and HF cache only)")
-    g.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps (default cpu)")
-    g.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"])
+    g.add_argument("--unet", metavar="DIR_OR_HUB_ID",
+                   help="sd-turbo: the UNet, a hub id (default stabilityai/sd-turbo) or a local folder: sd-turbo's "
+                        "unet folder (config.json, diffusion_pytorch_model.safetensors) or the folder holding unet/")
+    g.add_argument("--vae", metavar="DIR_OR_HUB_ID",
+                   help="sd-turbo: the VAE, a hub id (default madebyollin/taesd) or a local folder with config.json "
+                        "and diffusion_pytorch_model.safetensors; TAESD or the full SD VAE, as its config.json says")
+    g.add_argument("--offline", action="store_true",
+                   help="never touch the network: local folders and the Hugging Face cache only (as HF_HUB_OFFLINE=1)")
+    g.add_argument("--device", default="cpu",
+                   help="cpu, cuda, cuda:N or mps (default cpu); one this machine lacks is refused before loading")
+    g.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"],
+                   help="model precision (default fp32); the one-step sampler math stays in fp32. "
+                        "On the CPU use fp32 or bf16: fp16 is emulated there (allowed, with a warning)")
 
 
 def generator_options(args: argparse.Namespace, generator_id: str) -> dict:

@@ -12,21 +12,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "import-promptus",
         help="convert a released Promptus prompt directory to .ptv",
-        description="Convert frame_XXXXX.prompt files and init.pth (loaded with weights_only=True) into a .ptv file.",
+        description="Convert frame_XXXXX.prompt files and init.pth (loaded with weights_only=True) into a .ptv file. "
+                    "Every file is checked before the output is opened: a bad one is named and nothing is written.",
     )
-    p.add_argument("directory")
-    p.add_argument("output")
+    p.add_argument("directory", help="folder with init.pth and frame_XXXXX.prompt files (5 or more digits)")
+    p.add_argument("output", help="the .ptv file to write")
     p.add_argument("--fps", type=Fraction, default=Fraction(30), help="frame rate of the source video (default 30)")
     p.add_argument("--crc", action="store_true", help="protect every unit with a CRC-32C")
-    p.add_argument("--frames", type=int, default=None, help="frame count (default: last keyframe + 1)")
+    p.add_argument("--frames", type=int, default=None,
+                   help="frame count, more than the last keyframe's index (default: last keyframe + 1)")
     p.set_defaults(run=run_import)
     p = sub.add_parser(
         "export-promptus",
         help="write a .ptv file as released Promptus prompt files",
-        description="Write frame_XXXXX.prompt files and init.pth that the authors' generation.py loads.",
+        description="Write frame_XXXXX.prompt files and init.pth that the authors' generation.py loads as it loads "
+                    "their own (tensors recorded on cuda:0, as theirs are; no GPU needed to write them). Only a "
+                    "stream the released code can express is exported: one scene, per-tensor quantization, sd-turbo, "
+                    "noise seed 88, gamma 0.95, segment-start and linear rules.",
     )
-    p.add_argument("input")
-    p.add_argument("directory")
+    p.add_argument("input", help="the .ptv file to export")
+    p.add_argument("directory", help="folder to write (created if missing)")
     p.set_defaults(run=run_export)
 
 

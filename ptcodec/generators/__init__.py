@@ -27,10 +27,14 @@ def available_generators() -> list[str]:
 
 
 def load_generator(generator_id: str, **options) -> "Generator":
-    """Load the generator a stream names; GeneratorError says what is missing."""
+    """Load the generator a stream names; GeneratorError says what is missing.
+    The device is checked before anything loads."""
     if generator_id not in REGISTRY:
         raise GeneratorError(
             f"generator {generator_id!r} is not available; this ptcodec has: {', '.join(available_generators())}"
         )
+    from ptcodec.generators.base import check_precision, torch_device
+
+    check_precision(torch_device(options.get("device", "cpu")), options.get("dtype", "fp32"))
     module, name = REGISTRY[generator_id]
     return getattr(importlib.import_module(module), name).load(**options)

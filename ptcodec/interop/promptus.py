@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from ptcodec.errors import InputError
+from ptcodec.errors import InputError, PtvError
 from ptcodec.ptv import (
     InterpRule,
     Keyframe,
@@ -30,9 +33,13 @@ from ptcodec.ptv import (
     SequenceHeader,
     smallest_level,
 )
-from ptcodec.ptv.syntax import UNKNOWN_FINGERPRINT
+from ptcodec.ptv import rules
+from ptcodec.ptv.levels import LEVELS
+from ptcodec.ptv.syntax import UNKNOWN_FINGERPRINT, NoiseRule
+from ptcodec.ptv.units import Unit
 
-PROMPT_FILE = re.compile(r"frame_(\d{5,})\.prompt\Z")
+PROMPT_FILE = re.compile(r"frame_([0-9]{5,})\.prompt\Z")
+PROMPT_SUFFIX = ".prompt"
 INIT_FILE = "init.pth"
 PROMPT_KEYS = ("U", "V", "U_scale", "U_zero_point", "V_scale", "V_zero_point")
 
@@ -40,59 +47,189 @@ PROMPT_KEYS = ("U", "V", "U_scale", "U_zero_point", "V_scale", "V_zero_point")
 RELEASED_GENERATOR = "sd-turbo"
 RELEASED_SEED = 88
 RELEASED_GAMMA = (95, 100)
-LATENT_DOWNSCALE = 8
+RELEASED_DEVICE = "cuda:0"
+"""The storage location torch.save recorded in every released file (they were saved from a GPU)."""
+
+FIELD_MAX = 2**32 - 1
+"""frame_index and frame_count are uint32 fields, and frame_count is the last index + 1."""
+MAX_FILE_BYTES = max(level.max_unit_size for level in LEVELS.values()) + (1 << 20)
+"""No file that fits a unit of the highest level is larger: checked before torch.load reads one."""
+
+
+def released_fields() -> dict:
+    """The sequence header fields that the released code fixes (spec/ptv.md, "Promptus
+    prompt files"): what an imported stream gets and what an export requires."""
+    from ptcodec.generators.sd_turbo import SDTurboGenerator
+
+    return {
+        "generator_id": RELEASED_GENERATOR,
+        "tokens": SDTurboGenerator.tokens,
+        "embed_dim": SDTurboGenerator.embed_dim,
+        "latent_channels": SDTurboGenerator.latent_channels,
+        "latent_downscale": SDTurboGenerator.downscale,
+        "noise_rule": NoiseRule.NUMPY_LEGACY_GAUSSIAN,
+        "noise_seed": RELEASED_SEED,
+        "prev_latent_rule": PrevLatentRule.SEGMENT_START,
+        "interp_rule": InterpRule.LINEAR_FACTORS,
+    }
+
+
+def _first_line(error: BaseException) -> str:
+    """The first line of an exception's message, or its class name when it has none."""
+    lines = str(error).strip().splitlines()
+    return f"{error.__class__.__name__}: {lines[0][:200]}" if lines else error.__class__.__name__
 
 
 def _load(path: Path) -> object:
     import torch
 
     try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror or _first_line(e)})") from None
+    if size == 0:
+        raise InputError(f"{path}: empty (0 bytes), not a torch file")
+    if size > MAX_FILE_BYTES:
+        raise InputError(f"{path}: {size:,} bytes is larger than any prompt or latent a level allows")
+    try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds for a bad or hostile file
-        raise InputError(f"{path}: not a loadable torch file ({e.__class__.__name__}: {str(e).splitlines()[0]})") from None
+        raise InputError(f"{path}: not a loadable torch file ({_first_line(e)})") from None
+
+
+def _describe(value: object) -> str:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    return f"a {type(value).__name__}"
+
+
+def _tensor(path: Path, name: str, value: object, dtype) -> np.ndarray:
+    """`value` as an array, if it is a tensor of `dtype` (no conversion: the import is bit for bit)."""
+    import torch
+
+    if not isinstance(value, torch.Tensor) or value.dtype != dtype:
+        raise InputError(f"{path}: {name} must be a {dtype} tensor, found {_describe(value)}")
+    return value.detach().contiguous().numpy()
 
 
 def _check_prompt(path: Path, data: object) -> dict[str, np.ndarray]:
     import torch
 
     if not isinstance(data, dict) or set(data) != set(PROMPT_KEYS):
-        keys = sorted(data) if isinstance(data, dict) else type(data).__name__
-        raise InputError(f"{path}: expected a dict with keys {', '.join(PROMPT_KEYS)}, found {keys}")
-    out = {}
-    for key in PROMPT_KEYS:
-        value = data[key]
-        want = torch.uint8 if key in ("U", "V") else torch.float32
-        if not isinstance(value, torch.Tensor) or value.dtype != want:
-            raise InputError(f"{path}: {key} must be a {want} tensor")
-        out[key] = value.detach().contiguous().numpy()
-    if out["U"].ndim != 2 or out["V"].ndim != 2 or out["U"].shape[1] != out["V"].shape[0]:
-        raise InputError(f"{path}: U {out['U'].shape} and V {out['V'].shape} are not (m, r) and (r, n)")
+        found = ", ".join(sorted(map(str, data))) if isinstance(data, dict) else _describe(data)
+        raise InputError(f"{path}: expected a dict with keys {', '.join(PROMPT_KEYS)}, found {found}")
+    out = {
+        key: _tensor(path, key, data[key], torch.uint8 if key in ("U", "V") else torch.float32) for key in PROMPT_KEYS
+    }
+    u, v = out["U"], out["V"]
+    if u.ndim != 2 or v.ndim != 2 or u.shape[1] != v.shape[0] or u.shape[1] == 0:
+        raise InputError(f"{path}: U {u.shape} and V {v.shape} are not (m, r) and (r, n) with rank r >= 1")
     for key in PROMPT_KEYS[2:]:
         if out[key].size != 1:
-            raise InputError(f"{path}: {key} must be a scalar")
+            raise InputError(f"{path}: {key} must be a scalar, found shape {out[key].shape}")
     return out
 
 
-def read_promptus_dir(directory: str | os.PathLike[str]) -> tuple[np.ndarray, list[tuple[int, dict[str, np.ndarray]]]]:
-    """(init latent, [(frame index, prompt arrays), ...]) sorted by frame index."""
-    root = Path(directory)
-    if not root.is_dir():
-        raise InputError(f"{root}: not a directory")
-    found = sorted((int(m.group(1)), p) for p in root.iterdir() if (m := PROMPT_FILE.match(p.name)))
+def _prompt_files(root: Path) -> list[tuple[int, Path]]:
+    """(frame index, path) of every prompt file, sorted; a `.prompt` file with
+    another name is refused rather than skipped (that would drop a keyframe)."""
+    found: dict[int, Path] = {}
+    try:
+        names = sorted(p.name for p in root.iterdir())
+    except OSError as e:
+        raise InputError(f"{root}: cannot list ({e.strerror or _first_line(e)})") from None
+    for name in names:
+        if not name.lower().endswith(PROMPT_SUFFIX):
+            continue
+        match = PROMPT_FILE.match(name)
+        if not match:
+            raise InputError(f"{root / name}: a prompt file must be named frame_XXXXX.prompt (5 or more digits)")
+        index = int(match.group(1))
+        if index in found:
+            raise InputError(f"{found[index]} and {name} are both frame {index}")
+        if index > FIELD_MAX - 1:
+            raise InputError(
+                f"{root / name}: frame {index} does not fit the 32-bit frame_index and frame_count of .ptv "
+                f"(the last frame can be at most {FIELD_MAX - 1})"
+            )
+        found[index] = root / name
     if not found:
         raise InputError(f"{root}: no frame_XXXXX.prompt files")
-    init_path = root / INIT_FILE
-    if not init_path.is_file():
-        raise InputError(f"{root}: {INIT_FILE} is missing (the scene-init latent of frame 0)")
+    prompts = sorted(found.items())
+    if prompts[0][0] != 0:
+        first, path = prompts[0]
+        raise InputError(f"{path}: the first prompt is frame {first}, not frame 0 (frame_00000.prompt)")
+    return prompts
+
+
+def _check_init(path: Path, data: object) -> np.ndarray:
     import torch
 
-    init = _load(init_path)
-    if not isinstance(init, torch.Tensor) or init.dtype != torch.float32 or init.ndim != 4 or init.shape[0] != 1:
-        raise InputError(f"{init_path}: expected a float32 tensor (1, C, H, W)")
-    prompts = [(index, _check_prompt(path, _load(path))) for index, path in found]
-    if prompts[0][0] != 0:
-        raise InputError(f"{root}: the first prompt is frame {prompts[0][0]}, not frame 0")
-    return init.numpy(), prompts
+    latent = _tensor(path, "the latent", data, torch.float32)
+    want = (1, released_fields()["latent_channels"])
+    if latent.ndim != 4 or latent.shape[:2] != want or 0 in latent.shape:
+        raise InputError(f"{path}: expected a float32 tensor (1, {want[1]}, H, W), found shape {latent.shape}")
+    return latent
+
+
+def read_promptus_dir(directory: str | os.PathLike[str]) -> tuple[np.ndarray, list[tuple[int, dict[str, np.ndarray]]]]:
+    """(init latent, [(frame index, prompt arrays), ...]) sorted by frame index.
+
+    Names and frame indices are checked before any file is loaded; every error
+    names the file it is about."""
+    root = Path(directory)
+    fields = released_fields()
+    if not root.is_dir():
+        raise InputError(f"{root}: not a directory")
+    found = _prompt_files(root)
+    init_path = root / INIT_FILE
+    if not init_path.is_file():
+        raise InputError(f"{init_path}: missing (the scene-init latent of frame 0)")
+    init = _check_init(init_path, _load(init_path))
+    prompts = []
+    for index, path in found:
+        prompt = _check_prompt(path, _load(path))
+        tokens, embed_dim = prompt["U"].shape[0], prompt["V"].shape[1]
+        if (tokens, embed_dim) != (fields["tokens"], fields["embed_dim"]):
+            raise InputError(
+                f"{path}: U {prompt['U'].shape} and V {prompt['V'].shape} are not sd-turbo's "
+                f"({fields['tokens']}, r) and (r, {fields['embed_dim']})"
+            )
+        prompts.append((index, prompt))
+    return init, prompts
+
+
+def _keyframe(index: int, p: dict[str, np.ndarray]) -> Keyframe:
+    return Keyframe(
+        frame_index=index,
+        rank=p["U"].shape[1],
+        quant_scheme=QuantScheme.PER_TENSOR,
+        u_scale=(float(p["U_scale"]),),
+        u_zero_point=(float(p["U_zero_point"]),),
+        v_scale=(float(p["V_scale"]),),
+        v_zero_point=(float(p["V_zero_point"]),),
+        u=p["U"].tobytes(),
+        v=p["V"].tobytes(),
+    )
+
+
+def _check_stream(root: Path, header: SequenceHeader, units: list[tuple[Path, Unit]]) -> None:
+    """Every rule the writer applies, before the output is opened: an error names
+    the source file and nothing is written. frame_count comes from the last prompt
+    file, so a header error about it names that file."""
+    try:
+        rules.check_sequence_header(header)
+    except PtvError as error:
+        raise InputError(f"{units[-1][0] if error.field == 'frame_count' else root}: {error}") from None
+    stream = rules.StreamRules(header)
+    for path, unit in units:
+        try:
+            stream.check(unit)
+        except PtvError as error:
+            raise InputError(f"{path}: {error}") from None
+    stream.finish()
 
 
 def import_promptus(
@@ -103,57 +240,69 @@ def import_promptus(
     crc: bool = False,
     frame_count: int | None = None,
 ) -> SequenceHeader:
-    """Convert a released prompt directory into a `.ptv` file; returns its header."""
-    init, prompts = read_promptus_dir(directory)
-    tokens, rank = prompts[0][1]["U"].shape
-    embed_dim = prompts[0][1]["V"].shape[1]
+    """Convert a released prompt directory into a `.ptv` file; returns its header.
+
+    Everything is read and checked against the stream rules first, so a bad
+    input leaves no output, not even a partial file."""
+    if fps <= 0 or fps.numerator > FIELD_MAX or fps.denominator > FIELD_MAX:
+        raise InputError(f"--fps {fps} must be positive, with numerator and denominator that fit 32 bits")
+    root = Path(directory)
+    init, prompts = read_promptus_dir(root)
+    last = prompts[-1][0]
+    if frame_count is not None and not last < frame_count <= FIELD_MAX:
+        raise InputError(
+            f"frame_count (--frames) {frame_count} must be more than the last keyframe's index {last} "
+            f"({root / f'frame_{last:05d}.prompt'}) and at most {FIELD_MAX}"
+        )
+    fields = released_fields()
     _, channels, lat_h, lat_w = init.shape
-    width, height = lat_w * LATENT_DOWNSCALE, lat_h * LATENT_DOWNSCALE
+    width, height = lat_w * fields["latent_downscale"], lat_h * fields["latent_downscale"]
     indices = [i for i, _ in prompts]
     intervals = np.diff(indices) if len(indices) > 1 else np.array([1])
     keyframe_rate = float(fps / int(intervals.min()))
     max_rank = max(p["U"].shape[1] for _, p in prompts)
-    level = smallest_level(width, height, max_rank, tokens, embed_dim, channels, keyframe_rate)
+    try:
+        level = smallest_level(
+            width, height, max_rank, fields["tokens"], fields["embed_dim"], channels, keyframe_rate
+        )
+    except PtvError as error:
+        raise InputError(f"{root}: {error}") from None
     header = SequenceHeader(
+        **fields,
         level=level.number,
         crc_present=crc,
-        generator_id=RELEASED_GENERATOR,
         generator_fingerprint=UNKNOWN_FINGERPRINT,  # the released files do not say which weights
         width=width,
         height=height,
         time_base_num=fps.denominator,
         time_base_den=fps.numerator,
-        frame_count=frame_count if frame_count is not None else indices[-1] + 1,
-        tokens=tokens,
-        embed_dim=embed_dim,
-        latent_channels=channels,
-        latent_downscale=LATENT_DOWNSCALE,
-        noise_seed=RELEASED_SEED,
+        frame_count=frame_count if frame_count is not None else last + 1,
         gamma_num=RELEASED_GAMMA[0],
         gamma_den=RELEASED_GAMMA[1],
-        prev_latent_rule=PrevLatentRule.SEGMENT_START,
-        interp_rule=InterpRule.LINEAR_FACTORS,
         quant_schemes=1 << QuantScheme.PER_TENSOR,
     )
+    units: list[tuple[Path, Unit]] = [(root / INIT_FILE, SceneInit.from_latent(0, init))]
+    units += [(root / f"frame_{index:05d}.prompt", _keyframe(index, p)) for index, p in prompts]
+    _check_stream(root, header, units)
     with PtvWriter(out_path, header) as writer:
-        writer.write(SceneInit.from_latent(0, init))
-        for index, p in prompts:
-            if p["U"].shape[0] != tokens or p["V"].shape[1] != embed_dim:
-                raise InputError(f"frame {index}: factor shapes differ from frame 0's")
-            writer.write(
-                Keyframe(
-                    frame_index=index,
-                    rank=p["U"].shape[1],
-                    quant_scheme=QuantScheme.PER_TENSOR,
-                    u_scale=(float(p["U_scale"]),),
-                    u_zero_point=(float(p["U_zero_point"]),),
-                    v_scale=(float(p["V_scale"]),),
-                    v_zero_point=(float(p["V_zero_point"]),),
-                    u=p["U"].tobytes(),
-                    v=p["V"].tobytes(),
-                )
-            )
+        for _, unit in units:
+            writer.write(unit)
     return header
+
+
+def _check_exportable(ptv_path: str | os.PathLike[str], header: SequenceHeader) -> None:
+    """The released code renders every file with the same generator, noise and rules:
+    a stream that needs anything else cannot be expressed in its files."""
+    for name, value in released_fields().items():
+        if getattr(header, name) != value:
+            raise InputError(
+                f"{ptv_path}: {name} is {getattr(header, name)}; the released code always uses {value}"
+            )
+    if Fraction(header.gamma_num, header.gamma_den) != Fraction(*RELEASED_GAMMA):
+        raise InputError(
+            f"{ptv_path}: gamma is {header.gamma_num}/{header.gamma_den}; the released code always uses "
+            f"{RELEASED_GAMMA[0]}/{RELEASED_GAMMA[1]}"
+        )
 
 
 def export_promptus(ptv_path: str | os.PathLike[str], directory: str | os.PathLike[str]) -> int:
@@ -166,7 +315,9 @@ def export_promptus(ptv_path: str | os.PathLike[str], directory: str | os.PathLi
 
     root = Path(directory)
     with PtvReader(ptv_path) as reader:
+        header = reader.header
         records = [r.unit for r in reader.units()]
+    _check_exportable(ptv_path, header)
     scenes = [u for u in records if isinstance(u, SceneInit)]
     keyframes = [u for u in records if isinstance(u, Keyframe)]
     if len(scenes) != 1:
@@ -188,10 +339,50 @@ def export_promptus(ptv_path: str | os.PathLike[str], directory: str | os.PathLi
     return len(keyframes)
 
 
+_TAG_AS_RELEASED: ContextVar[bool] = ContextVar("ptcodec_promptus_tag_as_released", default=False)
+_TAGGER_PRIORITY = 9
+"""torch tries storage taggers in priority order; its own CPU tagger has priority 10."""
+_tagger_registered = False
+
+
+def _released_location(storage) -> str | None:
+    """torch.serialization tagger: inside `_tagged_as_released`, a CPU storage is
+    recorded with the released files' location; elsewhere it defers to torch's own."""
+    if _TAG_AS_RELEASED.get() and storage.device.type == "cpu":
+        return RELEASED_DEVICE
+    return None
+
+
+def _restore_nothing(storage, location: str) -> None:  # noqa: ARG001 - torch's deserializer signature
+    """Loading is left to torch's own deserializers (this package only tags)."""
+    return None
+
+
+@contextmanager
+def _tagged_as_released() -> Iterator[None]:
+    """Saves in this context record every CPU storage as `cuda:0`, as the released
+    files do, so that the authors' `torch.load` without map_location puts our
+    tensors where it puts theirs; no CUDA is needed to write them. The tagger is
+    registered once with torch.serialization.register_package and only acts while
+    this context (and only in this thread or task) is active."""
+    global _tagger_registered
+    import torch
+
+    if not _tagger_registered:
+        torch.serialization.register_package(_TAGGER_PRIORITY, _released_location, _restore_nothing)
+        _tagger_registered = True
+    token = _TAG_AS_RELEASED.set(True)
+    try:
+        yield
+    finally:
+        _TAG_AS_RELEASED.reset(token)
+
+
 def _save(obj: object, path: Path) -> None:
     """torch.save to a temporary name, then rename: no half-written file under the real name."""
     import torch
 
     partial = path.with_name(path.name + ".partial")
-    torch.save(obj, partial)
+    with _tagged_as_released():
+        torch.save(obj, partial)
     os.replace(partial, path)
