@@ -63,7 +63,7 @@ def test_decode_prints_one_line_for_a_device_that_cannot_work(stream, tmp_path, 
                                                               no_model_loads):
     status = main(["decode", str(stream), str(tmp_path / "out.y4m"), "--device", device, "--quiet"])
     err = capsys.readouterr().err
-    assert status != 0 and err.count("\n") == 1 and err.startswith("ptcodec: error: "), err
+    assert status == 1 and err.count("\n") == 1 and err.startswith("ptcodec: error: "), err
     assert f"device '{device}'" in err and "Traceback" not in err
     assert not (tmp_path / "out.y4m").exists()
 

@@ -177,8 +177,11 @@ def run_decode(args: argparse.Namespace) -> int:
     from ptcodec.container import open as open_container
     from ptcodec.jobs.decode import decode_file
 
+    from ptcodec.generators.base import torch_device
+
     with open_container(args.input) as container:
         generator_id = container.header.generator_id
+    torch_device(args.device)  # a device this machine lacks is the user's error (status 1), not a missing generator
     try:
         result = decode_file(args.input, args.output, codec=args.codec,
                              generator_options=generator_options(args, generator_id),
