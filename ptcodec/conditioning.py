@@ -7,11 +7,13 @@ exactly that, so any machine reproduces these arrays bit for bit.
 
 For each frame t the process needs: which keyframes bracket it, the weight
 between them, and whose generated latent feeds its noise (the previous-latent
-rule). `plan_frames` works that out from the keyframe and scene positions alone.
+rule). `plan_frames` works that out from the keyframe and scene positions alone,
+frame by frame (`FramePlanner`: one temporal unit at a time, as units arrive).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,36 +38,78 @@ class FramePlan:
         return self.frame == self.left
 
 
-def plan_frames(
-    scene_starts: list[int], keyframes: list[int], frame_count: int, prev_latent_rule: int
-) -> list[FramePlan]:
-    """One plan per frame 0..frame_count-1 (frame_count 0: up to the last keyframe).
+class FramePlanner:
+    """Frame plans from keyframe positions given in stream order, one temporal unit at a time.
 
-    Frames after the last keyframe of a scene hold it; a frame between two
-    keyframes of the same scene interpolates between them.
+    The frames of keyframe a's temporal unit (a up to the next keyframe, spec 11.1)
+    are known once the next keyframe, or the end of the stream, is: `keyframe`
+    returns the plans of the previous keyframe's unit, `finish` those of the last.
+    Each returns an iterator over a range of frames, so nothing here grows with
+    the number of frames (a stream of 2^24 frames and one keyframe included).
     """
-    if not keyframes:
-        return []
-    total = frame_count or keyframes[-1] + 1
-    starts = sorted(scene_starts)
-    plans = []
-    k = 0
-    for t in range(total):
-        while k + 1 < len(keyframes) and keyframes[k + 1] <= t:
-            k += 1
-        scene = int(np.searchsorted(starts, t, side="right")) - 1
-        scene_end = starts[scene + 1] if scene + 1 < len(starts) else total
-        left = keyframes[k]
-        nxt = keyframes[k + 1] if k + 1 < len(keyframes) else None
-        right = nxt if (t != left and nxt is not None and nxt < scene_end) else None
-        if t == starts[scene]:
+
+    def __init__(self, frame_count: int, prev_latent_rule: int) -> None:
+        self.frame_count = frame_count
+        self.prev_latent_rule = prev_latent_rule
+        self._before: int | None = None
+        """The keyframe before the current one (the source of a keyframe's noise under rule 0)."""
+        self._current: tuple[int, bool] | None = None
+        """(frame index, opens a scene) of the last keyframe given."""
+        self._scene = -1
+
+    def keyframe(self, frame_index: int, opens_scene: bool) -> Iterator[FramePlan]:
+        """The plans of the frames before `frame_index` that the previous keyframe's unit holds."""
+        plans = self._unit(frame_index, opens_scene)
+        if self._current is not None:
+            self._before = self._current[0]
+        self._current = (frame_index, opens_scene)
+        self._scene += opens_scene
+        return plans
+
+    def finish(self) -> Iterator[FramePlan]:
+        """The plans of the last temporal unit: up to frame_count, or the last keyframe alone when it is 0."""
+        plans = self._unit(None, False)
+        self._before = self._current = None
+        return plans
+
+    def _unit(self, nxt: int | None, nxt_opens_scene: bool) -> Iterator[FramePlan]:
+        if self._current is None:
+            return iter(())
+        left, opens_scene = self._current
+        count = self.frame_count
+        end = (min(nxt, count) if count else nxt) if nxt is not None else (count or left + 1)
+        # A frame lies between `left` and the next keyframe only within one scene and within the stream.
+        right = nxt if nxt is not None and not nxt_opens_scene and not (count and nxt >= count) else None
+        return _unit_plans(left, right, end, opens_scene, self._before, self._scene, self.prev_latent_rule)
+
+
+def _unit_plans(left: int, right: int | None, end: int, opens_scene: bool, before: int | None, scene: int,
+                prev_latent_rule: int) -> Iterator[FramePlan]:
+    """Plans of frames left .. end-1, which all have `left` as their left keyframe."""
+    for t in range(left, end):
+        if t == left and opens_scene:
             prev_source = None
         elif prev_latent_rule == PrevLatentRule.PREVIOUS_FRAME:
             prev_source = t - 1
         else:  # SEGMENT_START: the latest keyframe strictly before t
-            prev_source = left if left < t else keyframes[k - 1]
-        plans.append(FramePlan(t, scene, left, right, prev_source))
-    return plans
+            prev_source = left if left < t else before
+        yield FramePlan(t, scene, left, right if t != left else None, prev_source)
+
+
+def plan_frames(
+    scene_starts: Iterable[int], keyframes: Iterable[int], frame_count: int, prev_latent_rule: int
+) -> Iterator[FramePlan]:
+    """One plan per frame 0..frame_count-1 (frame_count 0: up to the last keyframe), in order, lazily.
+
+    Frames after the last keyframe of a scene hold it; a frame between two
+    keyframes of the same scene interpolates between them. `keyframes` in
+    increasing order; every scene start is a keyframe (spec 3.2).
+    """
+    starts = set(scene_starts)
+    planner = FramePlanner(frame_count, prev_latent_rule)
+    for frame in keyframes:
+        yield from planner.keyframe(frame, frame in starts)
+    yield from planner.finish()
 
 
 def sqrt_rank(rank: int) -> np.float32:

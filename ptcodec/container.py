@@ -125,11 +125,11 @@ def decode_range(decoder, packets, start: int = 0, end: int | None = None) -> It
     access = [i for i, p in enumerate(packets) if p.is_keyframe and p.pts <= start]
     first = access[-1] if access else 0
     for packet in [*packets[first:], None]:
-        for frame in decoder.decode(packet):
+        for frame in decoder.decode_iter(packet):  # a frame at a time: a long temporal unit is never held whole
             if frame.index >= start and (end is None or frame.index < end):
                 yield frame
-        if end is not None and decoder.next_index >= end:
-            return
+            if end is not None and decoder.next_index >= end:
+                return
 
 
 def _payload_start(data: bytes, header: SequenceHeader) -> tuple[int | None, bool]:

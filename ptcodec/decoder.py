@@ -2,22 +2,35 @@
 
 Everything before the generator comes from `ptcodec.conditioning` and
 `ptcodec.quant`, which are bit-exact; this module only decides what to generate
-when, and in which batches. Batches are fixed by the stream, not by the
-caller: a scene's first keyframe alone, then each segment (a, b] between two
-keyframes in one call (under the segment-start rule all its frames share the
-same input noise), then the held frames after a scene's last keyframe. The
-encoder reconstructs through this same class, so its closed loop sees exactly
-the frames a decoder will output, bit for bit on the same machine.
+when, and in which batches. Batches are fixed by the stream and `max_batch`, not
+by how the caller takes the frames: a scene's first keyframe alone, then each
+segment (a, b] between two keyframes in chunks of max_batch frames from a + 1
+(under the segment-start rule all its frames share the same input noise), then
+the held frames after a scene's last keyframe, in chunks of max_batch likewise.
+The encoder reconstructs through this same class, so its closed loop sees
+exactly the frames a decoder will output, bit for bit on the same machine.
+
+Frames are made lazily, so memory does not grow with the number of frames or of
+held frames: `push`, `flush` and `decode_iter` return iterators, and a chunk is
+generated (its conditioning computed) only when its first frame is asked for;
+the decoder then holds one chunk, the last keyframe's factors and latent.
+Work is queued in stream order: an iterator the caller leaves unfinished is
+finished by the next one, which hands out the left-over frames first, so no
+frame is lost or reordered. `decode(packet) -> list` is the PyAV shape.
 
 A keyframe's own frame is generated with the segment that ends at it, so a
 decoder outputs frames one segment late: frames a .. b-1 leave when keyframe b
-(or the next scene, or the end of the stream) arrives.
+(or the next scene, or the end of the stream) arrives. The level bounds a
+segment (max_frame_gap) and the frames of a stream (max_frame_count); the
+decoder checks both before generating, also for packets no reader has checked
+(Matroska Blocks).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +42,7 @@ from ptcodec.errors import DamageWarning, GeneratorError, PtvError
 from ptcodec.generators.base import Generator
 from ptcodec.generators.onestep import initial_noise
 from ptcodec.media.pixels import to_uint8
+from ptcodec.ptv import rules
 from ptcodec.ptv.framing import read_packet_units
 from ptcodec.ptv.packet import Packet
 from ptcodec.ptv.syntax import UNKNOWN_FINGERPRINT, PrevLatentRule
@@ -102,12 +116,15 @@ class _Key:
 
 
 class Decoder:
-    """Feed units in stream order with `push`; call `flush` at the end of the stream."""
+    """Feed units in stream order with `push`; call `flush` at the end of the stream.
+    Both return iterators over the frames completed (see the module docstring)."""
 
     def __init__(
         self, header: SequenceHeader, generator: Generator, *, max_batch: int = 16, check_fingerprint: bool = True
     ) -> None:
         check_generator(header, generator, check_fingerprint=check_fingerprint)
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         self.header = header
         self.generator = generator
         self.max_batch = max_batch
@@ -120,18 +137,21 @@ class Decoder:
         self._last: DecodedFrame | None = None
         self._lost = False
         self._expected: int | None = None
+        self._work: deque[Iterator[DecodedFrame]] = deque()
+        """Queued work, in stream order: each item yields its frames as it generates them."""
 
     # -- the pieces the encoder's closed loop reuses ---------------------------
     def noise_from(self, latent: np.ndarray) -> np.ndarray:
         """N = w_prev * Z_prev + w_noise * N0 (spec 12.8), bit-exact."""
         return conditioning.mix_noise(latent, self.n0, self.header.gamma_num, self.header.gamma_den)
 
-    def segment_conditioning(self, left: Factors, right: Factors, a: int, b: int) -> np.ndarray:
-        """c_t for t = a+1 .. b (spec 12.5), float32 (b - a, m, n)."""
+    def segment_conditioning(self, left: Factors, right: Factors, a: int, b: int, start: int, stop: int) -> np.ndarray:
+        """c_t for t = start .. stop-1 of the segment (a, b] (spec 12.5), float32 (stop - start, m, n)."""
         factors = {a: left, b: right}
-        plans = [FramePlan(t, 0, a, b if t < b else None, None) for t in range(a + 1, b)]
-        conds = [conditioning.frame_conditioning(p, factors, self.header.interp_rule) for p in plans]
-        conds.append(conditioning.compose(*right))
+        conds = [conditioning.frame_conditioning(FramePlan(t, 0, a, b, None), factors, self.header.interp_rule)
+                 for t in range(start, min(stop, b))]
+        if stop > b:
+            conds.append(conditioning.compose(*right))
         return np.stack(conds)
 
     def generate_chain(self, z_prev: np.ndarray, cond: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -151,73 +171,100 @@ class Decoder:
 
     # -- packets in, frames out (like av.CodecContext.decode) ----------------------
     def decode(self, packet: Packet | None) -> list[DecodedFrame]:
-        """One temporal unit in, the frames it completes out; None flushes.
+        """One temporal unit in, the frames it completes out; None flushes (see `decode_iter`)."""
+        return list(self.decode_iter(packet))
+
+    def decode_iter(self, packet: Packet | None) -> Iterator[DecodedFrame]:
+        """`decode`, a frame at a time: frames are generated as they are taken.
 
         A packet that does not parse, or a gap in the packets (a pts other than the
         previous packet's pts + duration), gives a DamageWarning naming the time;
         the last good frame is then held until the next random access point, and
         decoding goes on from there (spec 11.3)."""
+        return self._queue(self._packet(packet))
+
+    def _packet(self, packet: Packet | None) -> Iterator[DecodedFrame]:
         if packet is None:
-            out = [] if self._lost else self.flush()
-            if self.header.frame_count:
-                out += self._conceal(self.header.frame_count) if self._lost else []
-            return out
+            if not self._lost:
+                yield from self._flush()
+            elif self.header.frame_count:
+                yield from self._conceal(self.header.frame_count)
+            return
         try:
             units = read_packet_units(packet.data, self.header)
         except PtvError as error:
-            return self._lose(packet.pts, f"damaged packet ({error})")
+            yield from self._lose(packet.pts, f"damaged packet ({error})")
+            return
+        for unit in units:  # before concealing up to this packet: the level bounds that too
+            if isinstance(unit, (SceneInit, Keyframe)):
+                rules.check_frame_index(unit.frame_index, self.header)
         if self._expected is not None and packet.pts != self._expected and not self._lost:
-            out = self._lose(self._expected, f"missing data (next packet at frame {packet.pts})")
-        else:
-            out = []
+            yield from self._lose(self._expected, f"missing data (next packet at frame {packet.pts})")
         self._expected = packet.pts + packet.duration if packet.duration else None
         if self._lost:
             if not isinstance(units[0], SceneInit):
-                return out
-            out += self._conceal(packet.pts)
+                return
+            yield from self._conceal(packet.pts)
             self._lost = False
         for unit in units:
-            out += self.push(unit)
-        return out
+            yield from self._unit(unit)
 
-    def _lose(self, frame: int, what: str) -> list[DecodedFrame]:
+    def _lose(self, frame: int, what: str) -> Iterator[DecodedFrame]:
         seconds = float(frame * self.header.time_base)
         warnings.warn(DamageWarning(
             f"{what} at {seconds:.3f} s (frame {frame}); holding the last frame until the next random access point"),
-            stacklevel=3)
-        out = []
+            stacklevel=2)
         if self.key is not None and not self._lost:
-            out.append(self._frame(self.key.index, self.key.frame))
+            yield self._frame(self.key.index, self.key.frame)
         self.key, self._scene_latent, self._lost = None, None, True
-        return out
 
-    def _conceal(self, end: int) -> list[DecodedFrame]:
-        out = []
+    def _conceal(self, end: int) -> Iterator[DecodedFrame]:
         while self.next_index < end and self._last is not None:
             last = self._last
-            out.append(self._emit(DecodedFrame(self.next_index, last.image, last.signed, concealed=True)))
-        return out
+            yield self._emit(DecodedFrame(self.next_index, last.image, last.signed, concealed=True))
 
     # -- stream input ----------------------------------------------------------
-    def push(self, unit: Unit) -> list[DecodedFrame]:
-        """Take one unit; returns the frames it completes (possibly none)."""
-        if isinstance(unit, SceneInit):
-            out = self._end_scene(unit.frame_index)
-            self._scene_latent = (unit.frame_index, unit.latent())
-            return out
-        if isinstance(unit, Keyframe):
-            return self._keyframe(unit)
-        return []  # metadata, padding and reserved units play no part (spec 12.1)
+    def push(self, unit: Unit) -> Iterator[DecodedFrame]:
+        """Take one unit; returns an iterator over the frames it completes (possibly none)."""
+        return self._queue(self._unit(unit))
 
-    def flush(self) -> list[DecodedFrame]:
+    def flush(self) -> Iterator[DecodedFrame]:
         """The end of the stream: the last keyframe and the frames that hold it."""
-        if self.key is None:
-            return []
-        total = self.header.frame_count or self.key.index + 1
-        return self._end_scene(total)
+        return self._queue(self._flush())
 
-    # -- internals -------------------------------------------------------------
-    def _keyframe(self, unit: Keyframe) -> list[DecodedFrame]:
+    def _queue(self, work: Iterator[DecodedFrame]) -> Iterator[DecodedFrame]:
+        self._work.append(work)
+        return self._drain()
+
+    def _drain(self) -> Iterator[DecodedFrame]:
+        """Frames of the queued work, oldest first (any iterator the decoder returned drains them all)."""
+        while self._work:
+            frame = next(self._work[0], None)
+            if frame is None:
+                self._work.popleft()
+            else:
+                yield frame
+
+    # -- internals: generators run by _drain, in stream order -------------------
+    def _unit(self, unit: Unit) -> Iterator[DecodedFrame]:
+        if isinstance(unit, SceneInit):
+            rules.check_frame_index(unit.frame_index, self.header)
+            if self.key is not None:
+                rules.check_frame_gap(self.key.index, unit.frame_index, self.header, to="scene start")
+            yield from self._end_scene(unit.frame_index)
+            self._scene_latent = (unit.frame_index, unit.latent())
+        elif isinstance(unit, Keyframe):
+            rules.check_frame_index(unit.frame_index, self.header)
+            yield from self._keyframe(unit)
+        # metadata, padding and reserved units play no part (spec 12.1)
+
+    def _flush(self) -> Iterator[DecodedFrame]:
+        if self.key is None:
+            return
+        rules.check_frame_tail(self.key.index, self.header)
+        yield from self._end_scene(self.header.frame_count or self.key.index + 1)
+
+    def _keyframe(self, unit: Keyframe) -> Iterator[DecodedFrame]:
         factors = dequantize_keyframe(unit)
         b = unit.frame_index
         if self._scene_latent is not None and self._scene_latent[0] == b:
@@ -225,29 +272,44 @@ class Decoder:
             frames, latents = run_generator(self.generator, self.noise_from(self._scene_latent[1]), cond, 1)
             self._scene_latent = None
             self.key = _Key(b, factors, frames[0], latents[0:1])
-            return []
+            return
         key = self.key
         assert key is not None, "a keyframe without a scene (the reader's rules prevent this)"
-        cond = self.segment_conditioning(key.factors, factors, key.index, b)
-        frames, latents = self.generate_chain(key.latent, cond)
-        out = [self._frame(key.index, key.frame)]
-        out += [self._frame(key.index + 1 + i, frames[i]) for i in range(len(frames) - 1)]
-        self.key = _Key(b, factors, frames[-1], latents[-1:])
-        return out
+        rules.check_frame_gap(key.index, b, self.header, to="keyframe")
+        yield self._frame(key.index, key.frame)
+        chunks = (self.segment_conditioning(key.factors, factors, key.index, b, t, t + self.max_batch)
+                  for t in range(key.index + 1, b + 1, self.max_batch))
+        for t, frame, latent in self._generate(key.index + 1, key.latent, chunks):
+            if t < b:
+                yield self._frame(t, frame)
+            else:
+                self.key = _Key(b, factors, frame, latent[None])
 
-    def _end_scene(self, end: int) -> list[DecodedFrame]:
-        """Output the last keyframe and the frames up to `end` that hold it."""
+    def _end_scene(self, end: int) -> Iterator[DecodedFrame]:
+        """Output the last keyframe and the frames up to `end` that hold it (the caller checked the gap)."""
         key = self.key
         if key is None:
-            return []
-        out = [self._frame(key.index, key.frame)]
-        held = end - key.index - 1
-        if held > 0:
-            cond = np.repeat(conditioning.compose(*key.factors)[None], held, axis=0)
-            frames, _ = self.generate_chain(key.latent, cond)
-            out += [self._frame(key.index + 1 + i, f) for i, f in enumerate(frames)]
+            return
+        yield self._frame(key.index, key.frame)
+        cond = conditioning.compose(*key.factors)[None]
+        chunks = (np.repeat(cond, min(self.max_batch, end - t), axis=0)
+                  for t in range(key.index + 1, end, self.max_batch))
+        for t, frame, _ in self._generate(key.index + 1, key.latent, chunks):
+            yield self._frame(t, frame)
         self.key = None
-        return out
+
+    def _generate(self, first: int, z_prev: np.ndarray, chunks: Iterable[np.ndarray]
+                  ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(frame index, frame, latent) from `first` on, one chunk of conditioning at a time;
+        under the previous-frame rule each chunk starts from the last latent of the one before."""
+        t = first
+        for cond in chunks:
+            frames, latents = self.generate_chain(z_prev, cond)
+            if self.header.prev_latent_rule == PrevLatentRule.PREVIOUS_FRAME:
+                z_prev = latents[-1:]
+            for frame, latent in zip(frames, latents):
+                yield t, frame, latent
+                t += 1
 
     def _frame(self, index: int, signed: np.ndarray) -> DecodedFrame:
         return self._emit(DecodedFrame(index, to_uint8(signed.transpose(1, 2, 0)), signed))
@@ -259,8 +321,15 @@ class Decoder:
         return frame
 
 
+def iter_frames(header: SequenceHeader, units: Iterable[Unit], generator: Generator,
+                **options) -> Iterator[DecodedFrame]:
+    """Every frame of a parsed stream (units after the sequence header, in order), as generated."""
+    decoder = Decoder(header, generator, **options)
+    for unit in units:
+        yield from decoder.push(unit)
+    yield from decoder.flush()
+
+
 def decode_units(header: SequenceHeader, units: Iterable[Unit], generator: Generator, **options) -> list[DecodedFrame]:
     """Every frame of a parsed stream (units after the sequence header, in order), in one call."""
-    decoder = Decoder(header, generator, **options)
-    frames = [frame for unit in units for frame in decoder.push(unit)]
-    return frames + decoder.flush()
+    return list(iter_frames(header, units, generator, **options))

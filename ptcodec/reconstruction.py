@@ -13,7 +13,9 @@ stores them in the dump format a third-party decoder can produce too:
     <dir>/c_<frame>.f32              conditioning of every frame, (m, n)
 
 Each .f32 file is the array's binary32 values, little-endian, in C order; <frame>
-is the frame index in five or more decimal digits. NumPy only: no torch.
+is the frame index in five or more decimal digits. NumPy only: no torch. The
+arrays are computed, and written, as the stream is read (`Reconstruction`):
+memory holds two keyframes' factors, whatever the number of frames.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,38 +40,70 @@ def digest(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array, dtype="<f4").tobytes()).hexdigest()
 
 
-@dataclass
 class Reconstruction:
-    header: SequenceHeader
-    factors: dict[int, tuple[np.ndarray, np.ndarray]]
-    scene_latents: dict[int, np.ndarray]
-    n0: np.ndarray
-    plans: list[FramePlan]
+    """The tier-2 arrays of a stream, computed as its units are read.
 
-    def conditioning(self, frame: int) -> np.ndarray:
-        return conditioning.frame_conditioning(self.plans[frame], self.factors, self.header.interp_rule)
+    `arrays()` goes through the units once, in stream order, and yields each array
+    as soon as the units it depends on have arrived: n0 first; then, per unit, a
+    scene start's latent and noise, a keyframe's u and v, and the c of every frame
+    of the temporal unit that the keyframe ends (the last unit's at the end of the
+    stream). It holds the factors of two keyframes, never the frames' plans, so a
+    stream of millions of frames gives its first arrays at once. `units` may be a
+    one-shot iterator (a reader's units): arrays() can then be taken once.
+    """
 
-    def scene_noise(self, frame: int) -> np.ndarray:
+    def __init__(self, header: SequenceHeader, units: Iterable[Unit]) -> None:
+        self.header = header
+        self.n0 = initial_noise(header.noise_seed, (1, *header.latent_shape))
+        self._units = units
+        self._taken = False
+
+    def scene_noise(self, latent: np.ndarray) -> np.ndarray:
+        """N_t of a scene start t from its widened scene-init latent (spec 12.8)."""
         h = self.header
-        return conditioning.mix_noise(self.scene_latents[frame], self.n0, h.gamma_num, h.gamma_den)
+        return conditioning.mix_noise(latent, self.n0, h.gamma_num, h.gamma_den)
 
     def arrays(self) -> Iterator[tuple[str, np.ndarray]]:
-        """(name, array) of every tier-2 output, in a fixed order."""
+        """(name, array) of every tier-2 output, in stream order (see the class docstring)."""
+        units = self._take()
+        h = self.header
         yield "n0", self.n0
-        for frame, (u, v) in sorted(self.factors.items()):
-            yield f"u_{frame:05d}", u
-            yield f"v_{frame:05d}", v
-        for frame, latent in sorted(self.scene_latents.items()):
-            yield f"latent_{frame:05d}", latent
-            yield f"noise_{frame:05d}", self.scene_noise(frame)
-        for plan in self.plans:
-            yield f"c_{plan.frame:05d}", self.conditioning(plan.frame)
+        planner = conditioning.FramePlanner(h.frame_count, h.prev_latent_rule)
+        factors: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        scene: int | None = None
+        for unit in units:
+            if isinstance(unit, SceneInit):
+                latent = unit.latent()
+                yield f"latent_{unit.frame_index:05d}", latent
+                yield f"noise_{unit.frame_index:05d}", self.scene_noise(latent)
+                scene = unit.frame_index
+            elif isinstance(unit, Keyframe):
+                frame = unit.frame_index
+                factors[frame] = u, v = dequantize_keyframe(unit)
+                yield f"u_{frame:05d}", u
+                yield f"v_{frame:05d}", v
+                yield from self._conditioning(planner.keyframe(frame, scene == frame), factors)
+                for done in [k for k in factors if k != frame]:  # only the new keyframe is needed from here on
+                    del factors[done]
+        yield from self._conditioning(planner.finish(), factors)
+
+    def _conditioning(self, plans: Iterable[FramePlan], factors: dict) -> Iterator[tuple[str, np.ndarray]]:
+        for plan in plans:
+            yield f"c_{plan.frame:05d}", conditioning.frame_conditioning(plan, factors, self.header.interp_rule)
+
+    def _take(self) -> Iterator[Unit]:
+        units = iter(self._units)
+        if units is self._units:  # a one-shot iterator
+            if self._taken:
+                raise RuntimeError("this Reconstruction's units were an iterator, already read: reconstruct again")
+            self._taken = True
+        return units
 
     def digests(self) -> dict[str, str]:
         return {name: digest(array) for name, array in self.arrays()}
 
     def write(self, directory: str | os.PathLike[str]) -> dict[str, dict]:
-        """Write every array as <name>.f32 and an index.json; returns the index."""
+        """Write every array as <name>.f32 as it is computed, then index.json; returns the index."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         index = {}
@@ -83,17 +116,10 @@ class Reconstruction:
 
 
 def reconstruct(header: SequenceHeader, units: Iterable[Unit]) -> Reconstruction:
-    """Tier-2 data of a whole stream (units in stream order; other unit types are ignored)."""
-    factors: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    latents: dict[int, np.ndarray] = {}
-    for unit in units:
-        if isinstance(unit, Keyframe):
-            factors[unit.frame_index] = dequantize_keyframe(unit)
-        elif isinstance(unit, SceneInit):
-            latents[unit.frame_index] = unit.latent()
-    plans = conditioning.plan_frames(sorted(latents), sorted(factors), header.frame_count, header.prev_latent_rule)
-    n0 = initial_noise(header.noise_seed, (1, *header.latent_shape))
-    return Reconstruction(header, factors, latents, n0, plans)
+    """Tier-2 data of a whole stream (units in stream order; other unit types are ignored).
+
+    Nothing is read or computed until `arrays()`, `digests()` or `write()` asks."""
+    return Reconstruction(header, units)
 
 
 def read_dump(directory: str | os.PathLike[str], only: Iterable[str] | None = None) -> dict[str, np.ndarray]:

@@ -121,3 +121,21 @@ def test_real_clip_runs_and_its_bitrate_is_the_payload_arithmetic(gen, tmp_path)
     assert 8 + sum(rec.size for rec in records) == result.bytes
     assert result.kbps == pytest.approx(result.bytes * 8 / 1000 / (5 / 30))
     assert sum(k.bytes for k in r.keyframes) == sum(rec.size for rec in records if rec.index >= 2)
+
+
+def test_the_encoders_level_admits_its_frame_count_and_keyframe_interval(gen):
+    from ptcodec.encoder.encoder import make_header
+    from ptcodec.errors import LimitExceededError
+    from ptcodec.ptv import LEVELS, rules
+
+    def level(frame_count: int, interval: int = 10) -> int:
+        header = make_header(gen, EncoderOptions(interval=interval), 64, 64, Fraction(30), frame_count)
+        rules.check_sequence_header(header)
+        return header.level
+
+    assert level(0) == level(LEVELS[1].max_frame_count) == 1
+    assert level(LEVELS[1].max_frame_count + 1) == 2
+    assert level(0, interval=LEVELS[1].max_frame_gap + 1) == 2
+    assert level(20, interval=LEVELS[1].max_frame_gap + 1) == 1  # 20 frames: no temporal unit is longer
+    with pytest.raises(LimitExceededError, match="frames"):
+        level(LEVELS[4].max_frame_count + 1)

@@ -9,10 +9,10 @@ import torch
 
 from ptcodec import conditioning
 from ptcodec.decoder import Decoder, run_generator
-from ptcodec.errors import GeneratorError
+from ptcodec.errors import GeneratorError, LimitExceededError
 from ptcodec.generators.onestep import initial_noise
 from ptcodec.generators.reference import ReferenceGenerator
-from ptcodec.ptv import InterpRule, PrevLatentRule, QuantScheme, SceneInit
+from ptcodec.ptv import LEVELS, InterpRule, PrevLatentRule, QuantScheme, SceneInit, read_all, serialize
 from ptcodec.quant import dequantize_keyframe, quantize_keyframe, truncate_keyframe
 from tests.conftest import make_header
 
@@ -65,7 +65,7 @@ def spec_frames(gen, header, units) -> list[np.ndarray]:
 def test_decoder_follows_the_decoding_process(gen, prev_rule, interp_rule, frame_count):
     header, units = stream(gen, prev_rule, interp_rule, frame_count)
     decoder = Decoder(header, gen, max_batch=3)
-    out = [f for unit in units for f in decoder.push(unit)] + decoder.flush()
+    out = [f for unit in units for f in decoder.push(unit)] + list(decoder.flush())
     expected = spec_frames(gen, header, units)
     assert [f.index for f in out] == list(range(len(expected)))
     assert len(expected) == (frame_count or 10)
@@ -88,7 +88,7 @@ def test_rank_cut_keyframes_decode(gen):
     header, units = stream(gen, PrevLatentRule.SEGMENT_START, InterpRule.LINEAR_FACTORS, 0)
     cut = [truncate_keyframe(u, 1) if getattr(u, "quant_scheme", None) == QuantScheme.PER_COMPONENT else u for u in units]
     decoder = Decoder(header, gen)
-    out = [f for unit in cut for f in decoder.push(unit)] + decoder.flush()
+    out = [f for unit in cut for f in decoder.push(unit)] + list(decoder.flush())
     expected = spec_frames(gen, header, cut)
     for frame, reference in zip(out, expected):
         np.testing.assert_allclose(frame.signed, reference, atol=2e-5)
@@ -104,3 +104,102 @@ def test_a_stream_for_another_generator_or_other_weights_is_refused(gen):
     with pytest.raises(GeneratorError, match="other 'reference' weights"):
         Decoder(header, other)
     Decoder(header, other, check_fingerprint=False)
+
+
+# -- memory and work bounded by the level ------------------------------------------------------
+
+
+def counted(gen, monkeypatch) -> list[int]:
+    """The batch size of every call to the generator, from now on."""
+    calls: list[int] = []
+    real = gen.generate
+
+    def generate(noise, cond):
+        calls.append(len(cond))
+        return real(noise, cond)
+
+    monkeypatch.setattr(gen, "generate", generate)
+    return calls
+
+
+def level1_stream(gen, keyframes: list[int], frame_count: int):
+    header = make_header(generator_id="reference", generator_fingerprint=gen.fingerprint(), width=64, height=64,
+                         tokens=77, embed_dim=1024, frame_count=frame_count, quant_schemes=1, level=1)
+    rng = np.random.RandomState(3)
+    units = [SceneInit.from_latent(0, rng.randn(1, *header.latent_shape).astype(np.float32))]
+    units += [quantize_keyframe(k, rng.randn(77, 2), rng.randn(2, 1024), QuantScheme.PER_TENSOR) for k in keyframes]
+    return header, units
+
+
+def test_a_held_tail_at_the_gap_limit_is_generated_a_chunk_at_a_time(gen, monkeypatch):
+    """The issue: each held frame cost 0.4 MB (its conditioning), all held at once."""
+    import tracemalloc
+
+    gap = LEVELS[1].max_frame_gap
+    header, units = level1_stream(gen, [0, 3], 3 + gap)
+    read_all(serialize(header, units))  # a valid stream: the last keyframe spans max_frame_gap frames
+    decoder = Decoder(header, gen, max_batch=8)
+    assert [f.index for u in units for f in decoder.push(u)] == [0, 1, 2]
+    calls = counted(gen, monkeypatch)
+    tail = decoder.flush()
+    assert next(tail).index == 3 and calls == []  # keyframe 3 was generated with its segment
+    assert next(tail).index == 4 and calls == [8]  # the first held frame comes before the rest is generated
+    tracemalloc.start()
+    try:
+        rest = sum(1 for _ in tail)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert rest == gap - 2 and sum(calls) == gap - 1 and max(calls) == 8
+    one_c = header.tokens * header.embed_dim * 4
+    assert peak < 4 * 8 * one_c, f"{peak / 1e6:.1f} MB for a tail of {gap} frames"  # a few chunks, not the tail
+
+
+def test_a_segment_is_generated_a_chunk_at_a_time_and_nothing_is_lost(gen, monkeypatch):
+    header, units = level1_stream(gen, [0, 40], 0)
+    decoder = Decoder(header, gen, max_batch=4)
+    for unit in units[:2]:
+        decoder.push(unit)  # iterators left unconsumed: their work is done by the next one
+    calls = counted(gen, monkeypatch)
+    frames = decoder.push(units[2])
+    assert next(frames).index == 0 and calls == [1]  # the scene's first keyframe, queued from before
+    assert next(frames).index == 1 and calls == [1, 4]
+    assert [f.index for f in frames] == list(range(2, 40)) and calls == [1] + [4] * 10
+    assert [f.index for f in decoder.flush()] == [40]
+
+
+def test_units_beyond_the_level_are_refused_before_anything_is_generated(gen, monkeypatch):
+    """Units that no reader checked (the decoder's own inputs, Matroska Blocks)."""
+    gap = LEVELS[1].max_frame_gap
+    header, units = level1_stream(gen, [0, gap + 1], 0)
+    decoder = Decoder(header, gen)
+    calls = counted(gen, monkeypatch)
+    list(decoder.push(units[0])), list(decoder.push(units[1]))
+    with pytest.raises(LimitExceededError, match="max_frame_gap") as caught:
+        list(decoder.push(units[2]))
+    assert caught.value.field == "frame_index" and calls == [1]
+    header, units = level1_stream(gen, [0], 2 + gap)
+    decoder = Decoder(header, gen)
+    list(decoder.push(units[0])), list(decoder.push(units[1]))
+    with pytest.raises(LimitExceededError, match="max_frame_gap") as caught:
+        list(decoder.flush())
+    assert caught.value.field == "sequence_header.frame_count"
+    header, units = level1_stream(gen, [0, 2**31], 0)
+    decoder = Decoder(header, gen)
+    with pytest.raises(LimitExceededError, match="max_frame_count"):
+        [f for u in units for f in decoder.push(u)]
+
+
+def test_a_container_hands_out_frames_as_they_are_generated(gen, monkeypatch, tmp_path):
+    import itertools
+
+    import ptcodec
+
+    gap = LEVELS[1].max_frame_gap
+    header, units = level1_stream(gen, [0, 3], 3 + gap)
+    (tmp_path / "s.ptv").write_bytes(serialize(header, units))
+    calls = counted(gen, monkeypatch)
+    with ptcodec.open(tmp_path / "s.ptv") as container:
+        frames = list(itertools.islice(container.decode(generator=gen), 6))
+    assert [f.pts for f in frames] == list(range(6))
+    assert sum(calls) <= 1 + 3 + 16  # keyframe 0, the segment (0, 3], one chunk of the held tail

@@ -79,7 +79,7 @@ def test_sqrt_rank_is_the_nearest_binary32():
 
 
 def test_plan_follows_the_released_segment_rule_and_scene_boundaries():
-    plans = plan_frames([0, 25], [0, 10, 20, 25, 30], 35, prev_latent_rule=0)
+    plans = list(plan_frames([0, 25], [0, 10, 20, 25, 30], 35, prev_latent_rule=0))
     by_frame = {p.frame: p for p in plans}
     assert len(plans) == 35
     assert by_frame[0].prev_source is None and by_frame[25].prev_source is None
@@ -110,7 +110,7 @@ def test_rank_change_between_keyframes_interpolates_composed_prompts():
     rng = np.random.default_rng(2)
     factors = {0: (rng.random((7, 2), dtype=np.float32), rng.random((2, 5), dtype=np.float32)),
                4: (rng.random((7, 4), dtype=np.float32), rng.random((4, 5), dtype=np.float32))}
-    plan = plan_frames([0], [0, 4], 5, 0)[1]
+    plan = list(plan_frames([0], [0, 4], 5, 0))[1]
     c = frame_conditioning(plan, factors, 0)
     w = np.float32(0.25)
     expected = (np.float32(1) - w) * compose(*factors[0]) + w * compose(*factors[4])
@@ -124,3 +124,14 @@ def test_noise_mixing_uses_the_rational_gamma():
     assert n.dtype == np.float32
     assert np.allclose(n, 0.05 * 2 + 0.95 * 4, atol=1e-6)
     assert np.array_equal(mix_noise(z, n0, 100, 100), n0)
+
+
+def test_plans_are_made_as_they_are_taken():
+    """A stream of 2^24 frames and one keyframe: the plan of frame 0 must not wait for the others."""
+    import itertools
+
+    plans = plan_frames([0], [0], 2**24, 0)
+    assert iter(plans) is plans
+    first = list(itertools.islice(plans, 3))
+    assert [(p.frame, p.left, p.right, p.prev_source) for p in first] == [(0, 0, None, None), (1, 0, None, 0),
+                                                                          (2, 0, None, 0)]

@@ -100,3 +100,85 @@ def test_writer_refuses_a_unit_larger_than_the_level_allows():
     big = SceneInit.from_latent(0, np.zeros((1, *header.latent_shape), np.float32))
     with pytest.raises(LimitExceededError, match="exceeds the level's max unit size"):
         serialize(header, [big, make_keyframe(header, 0)])
+
+
+# -- the level bounds the frames a stream describes (F31, F32) -------------------------------
+
+
+def test_frame_count_beyond_the_level_is_refused_in_the_header(tmp_path, capsys):
+    """The issue's stream: frame_count 2^32 - 1 in a valid-looking header."""
+    from ptcodec.cli import main
+
+    limit = LEVELS[1].max_frame_count
+    read_all(with_header(make_header(frame_count=limit), []))
+    for count in (limit + 1, 2**32 - 1):
+        with pytest.raises(LimitExceededError, match="max_frame_count") as caught:
+            read_all(with_header(make_header(frame_count=count), []))
+        assert caught.value.field == "sequence_header.frame_count"
+    with pytest.raises(LimitExceededError, match="max_frame_count"):
+        serialize(make_header(frame_count=limit + 1), [])
+    path = tmp_path / "long.ptv"
+    path.write_bytes(with_header(make_header(frame_count=2**32 - 1), []))
+    assert main(["reconstruct", str(path), str(tmp_path / "dump")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "LimitExceededError" in err and "field sequence_header.frame_count" in err
+
+
+def test_a_keyframe_at_frame_2_31_with_frame_count_0_is_refused():
+    header = make_header()  # frame_count 0: the last keyframe sets the length
+    for late in ([make_keyframe(header, 2**31)], [tiny_scene(header, 2**31), make_keyframe(header, 2**31)]):
+        units = [tiny_scene(header), make_keyframe(header, 0), *late]
+        with pytest.raises(LimitExceededError, match="max_frame_count") as caught:
+            read_all(with_header(header, units))
+        assert caught.value.field == f"{'keyframe' if len(late) == 1 else 'scene_init'}.frame_index"
+        assert caught.value.unit_index == 3
+        with pytest.raises(LimitExceededError, match="max_frame_count"):
+            serialize(header, units)
+
+
+def test_frame_indices_reach_max_frame_count_minus_1_and_no_further():
+    level = LEVELS[1]
+    header = make_header()
+    steps = list(range(0, level.max_frame_count, level.max_frame_gap))
+    last = level.max_frame_count - 1  # the last frame a level-1 stream can have
+    units = [tiny_scene(header), *[make_keyframe(header, i) for i in steps], make_keyframe(header, last)]
+    read_all(serialize(header, units))
+    units[-1] = make_keyframe(header, last + 1)
+    with pytest.raises(LimitExceededError, match="max_frame_count"):
+        read_all(with_header(header, units))
+
+
+def gap_stream(where: str, gap: int):
+    """Keyframe 0, then `gap` frames to a keyframe, to a scene start, or (held tail) to frame_count."""
+    header = make_header(frame_count=gap if where == "held tail" else 0)
+    units = [tiny_scene(header), make_keyframe(header, 0)]
+    if where == "scene start":
+        units.append(tiny_scene(header, gap))
+    if where != "held tail":
+        units.append(make_keyframe(header, gap, seed=1))
+    return header, units
+
+
+@pytest.mark.parametrize("where, field", [("keyframe", "keyframe.frame_index"),
+                                          ("scene start", "scene_init.frame_index"),
+                                          ("held tail", "sequence_header.frame_count")])
+def test_a_frame_gap_beyond_the_level_is_refused(where, field):
+    gap = LEVELS[1].max_frame_gap
+    read_all(serialize(*gap_stream(where, gap)))  # at the limit
+    with pytest.raises(LimitExceededError, match=f"exceed level 1's max_frame_gap {gap}") as caught:
+        read_all(with_header(*gap_stream(where, gap + 1)))
+    assert caught.value.field == field
+    with pytest.raises(LimitExceededError, match="max_frame_gap"):
+        serialize(*gap_stream(where, gap + 1))
+
+
+def test_the_smallest_level_admits_the_frame_count_and_the_gap():
+    from ptcodec.ptv import smallest_level
+
+    geometry = (64, 64, 8, 77, 1024, 4, 30)
+    assert smallest_level(*geometry).number == 1
+    assert smallest_level(*geometry, frame_count=LEVELS[1].max_frame_count).number == 1
+    assert smallest_level(*geometry, frame_count=LEVELS[1].max_frame_count + 1).number == 2
+    assert smallest_level(*geometry, frame_gap=LEVELS[1].max_frame_gap + 1).number == 2
+    with pytest.raises(LimitExceededError, match="frames"):
+        smallest_level(*geometry, frame_count=LEVELS[4].max_frame_count + 1)

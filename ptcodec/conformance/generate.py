@@ -605,6 +605,27 @@ def make_faulty(w: VectorWriter, base: Encoded, only: Callable[[str], bool]) -> 
         good + unit(4, b"\x03a b\x01v"))
     add("padding_nonzero", "F30", "InvalidValueError", "a padding unit whose third byte is 01",
         good + unit(5, b"\x00\x00\x01\x00"))
+    max_count, max_gap = LEVELS[h.level].max_frame_count, LEVELS[h.level].max_frame_gap
+    add("frame_count_above_level", "F31", "LimitExceededError", f"frame_count {max_count + 1:,} at level {h.level} "
+        f"(max_frame_count {max_count:,}); no scene-init or keyframe unit", header_only(frame_count=max_count + 1))
+    # Keyframes max_gap apart up to frame max_count: tokens = embed_dim = 1 keeps the 2,049 keyframes 30 bytes each.
+    thin = SequenceHeader(**{**h.__dict__, "tokens": 1, "embed_dim": 1})
+    thin_keys = [Keyframe(i, 1, 0, k0.u_scale, k0.u_zero_point, k0.v_scale, k0.v_zero_point, b"\x80", b"\x80")
+                 for i in range(0, max_count + 1, max_gap)]
+    add("frame_index_above_level", "F31", "LimitExceededError", f"frame_count 0 and keyframes every {max_gap:,} "
+        f"frames (tokens and embed_dim 1, rank 1) up to one at frame {max_count:,}, level {h.level}'s "
+        "max_frame_count", MAGIC + frame_unit(1, header_payload(thin), crc=True)
+        + b"".join(unit_bytes(u, thin) for u in [scene, *thin_keys]))
+    add("frame_gap_keyframes", "F32", "LimitExceededError", f"keyframes at frames 0 and {max_gap + 1:,}: "
+        f"{max_gap + 1:,} frames apart, level {h.level} allows {max_gap:,}",
+        good_head + s_bytes + k0_bytes + unit_bytes(_moved(k1, max_gap + 1), h))
+    add("frame_gap_scene_start", "F32", "LimitExceededError", f"a keyframe at frame 0, then a scene starting at "
+        f"frame {max_gap + 1:,}: {max_gap + 1:,} frames apart, level {h.level} allows {max_gap:,}",
+        good_head + s_bytes + k0_bytes + unit_bytes(_moved(scene, max_gap + 1), h)
+        + unit_bytes(_moved(k1, max_gap + 1), h))
+    add("frame_gap_held_tail", "F32", "LimitExceededError", f"keyframes at frames 0 and 3 and frame_count "
+        f"{max_gap + 4:,}: the last keyframe spans {max_gap + 1:,} frames, level {h.level} allows {max_gap:,}",
+        MAGIC + head(frame_count=max_gap + 4) + s_bytes + k0_bytes + k1_bytes)
 
 
 def _flip(data: bytes, offset: int) -> bytes:

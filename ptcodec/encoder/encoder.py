@@ -83,15 +83,18 @@ class EncodeReport:
 
 def make_header(generator: Generator, options: EncoderOptions, width: int, height: int, fps: Fraction,
                 frame_count: int = 0) -> SequenceHeader:
-    """The sequence header of an encode. The level admits the geometry, the rank
-    and one keyframe per frame (the most scene cuts can add), so it is known
-    before any frame is seen."""
+    """The sequence header of an encode. The level admits the geometry, the rank,
+    one keyframe per frame (the most scene cuts can add), frame_count and the
+    keyframe interval (the longest temporal unit: cuts only shorten them), so it
+    is known before any frame is seen. frame_count 0 (a live encode) leaves the
+    length open: the writer then refuses a keyframe at the level's max_frame_count."""
     gen, opts = generator, options
     if width % gen.downscale or height % gen.downscale or width < 1 or height < 1:
         raise InputError(f"frame size {width}x{height} is not a multiple of the latent grid ({gen.downscale})")
     fps = Fraction(fps)
+    gap = min(opts.interval, frame_count) if frame_count else opts.interval
     level = smallest_level(width, height, opts.full_rank, gen.tokens, gen.embed_dim, gen.latent_channels,
-                           math.ceil(fps))
+                           math.ceil(fps), frame_count, gap)
     tb = 1 / fps
     return SequenceHeader(
         level=level.number, crc_present=opts.crc, generator_id=gen.id, generator_fingerprint=gen.fingerprint(),

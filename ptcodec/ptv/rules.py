@@ -36,7 +36,7 @@ def _defined(value: int, enum_type, name: str) -> None:
 
 
 def check_sequence_header(h: SequenceHeader) -> None:
-    """F9 to F17."""
+    """F9 to F17, and F31 for frame_count."""
     if h.version_minor == syntax.VERSION_MINOR and h.extension_data:
         raise InvalidValueError(
             f"version {h.version_major}.{h.version_minor} header has {len(h.extension_data)} bytes after its last field",
@@ -82,6 +82,11 @@ def check_sequence_header(h: SequenceHeader) -> None:
     _defined(h.interp_rule, InterpRule, "interp_rule")
     if h.quant_schemes == 0 or h.quant_schemes & ~QUANT_SCHEME_BITS:
         raise InvalidValueError(f"quant_schemes 0x{h.quant_schemes:02x} is not a valid set", field="quant_schemes")
+    if h.frame_count > level.max_frame_count:
+        raise LimitExceededError(
+            f"frame_count {h.frame_count} exceeds level {h.level}'s max_frame_count {level.max_frame_count}",
+            field="frame_count",
+        )
 
 
 def check_keyframe(k: Keyframe, h: SequenceHeader) -> None:
@@ -132,8 +137,48 @@ def check_metadata(m: Metadata) -> None:
             raise InvalidValueError(f"metadata value of {key!r} is not UTF-8", field="value") from None
 
 
+def check_frame_index(frame_index: int, h: SequenceHeader) -> None:
+    """F27 and F31: a scene-init or keyframe frame_index is a frame of the stream, and within the level."""
+    count = h.frame_count
+    if count and frame_index >= count:
+        raise InvalidValueError(f"frame_index {frame_index} is beyond frame_count {count}", field="frame_index")
+    limit = LEVELS[h.level].max_frame_count
+    if frame_index >= limit:
+        raise LimitExceededError(
+            f"frame_index {frame_index} is not below level {h.level}'s max_frame_count {limit}", field="frame_index"
+        )
+
+
+def check_frame_gap(last_keyframe: int | None, frame_index: int, h: SequenceHeader, *, to: str = "frame") -> None:
+    """F32: from one keyframe to the next (a scene start is a keyframe) at most max_frame_gap frames.
+
+    `to` names what lies at frame_index ("keyframe", "scene start"); the tail after the last
+    keyframe is checked by `check_frame_tail`."""
+    limit = LEVELS[h.level].max_frame_gap
+    if last_keyframe is not None and frame_index - last_keyframe > limit:
+        raise LimitExceededError(
+            f"{frame_index - last_keyframe} frames from keyframe {last_keyframe} to the {to} at frame {frame_index} "
+            f"exceed level {h.level}'s max_frame_gap {limit}",
+            field="frame_index",
+        )
+
+
+def check_frame_tail(last_keyframe: int | None, h: SequenceHeader) -> None:
+    """F32 for the last keyframe: it holds frames up to frame_count (none when frame_count is 0)."""
+    limit = LEVELS[h.level].max_frame_gap
+    if h.frame_count and last_keyframe is not None and h.frame_count - last_keyframe > limit:
+        raise LimitExceededError(
+            f"{h.frame_count - last_keyframe} frames from the last keyframe {last_keyframe} to frame_count "
+            f"{h.frame_count} exceed level {h.level}'s max_frame_gap {limit}",
+            field="sequence_header.frame_count",
+        )
+
+
 class StreamRules:
-    """Checks what depends on more than one unit: order, frame indices, keyframe rate."""
+    """Checks what depends on more than one unit: order, frame indices, keyframe rate, frame gaps.
+
+    Each unit is checked as it arrives, so a stream is refused at its first unit beyond the
+    level (F31, F32), before a decoder has generated anything for it."""
 
     def __init__(self, header: SequenceHeader) -> None:
         self.header = header
@@ -157,7 +202,8 @@ class StreamRules:
                     f"scene starts at frame {unit.frame_index}, not after keyframe {self.last_keyframe}",
                     field="frame_index",
                 )
-            self._check_frame_count(unit.frame_index)
+            check_frame_index(unit.frame_index, h)
+            check_frame_gap(self.last_keyframe, unit.frame_index, h, to="scene start")
             self.pending_scene = unit.frame_index
         elif isinstance(unit, Keyframe):
             check_keyframe(unit, h)
@@ -173,7 +219,8 @@ class StreamRules:
                     f"keyframe frame_index {unit.frame_index} does not increase (previous {self.last_keyframe})",
                     field="frame_index",
                 )
-            self._check_frame_count(unit.frame_index)
+            check_frame_index(unit.frame_index, h)
+            check_frame_gap(self.last_keyframe, unit.frame_index, h, to="keyframe")
             self._check_keyframe_rate(unit.frame_index)
             self.last_keyframe = unit.frame_index
             self.pending_scene = None
@@ -186,11 +233,7 @@ class StreamRules:
                 f"stream ends after the scene-init unit for frame {self.pending_scene} without its keyframe",
                 field="frame_index",
             )
-
-    def _check_frame_count(self, frame_index: int) -> None:
-        count = self.header.frame_count
-        if count and frame_index >= count:
-            raise InvalidValueError(f"frame_index {frame_index} is beyond frame_count {count}", field="frame_index")
+        check_frame_tail(self.last_keyframe, self.header)
 
     def _check_keyframe_rate(self, frame_index: int) -> None:
         """At most max_keyframe_rate keyframes in any window shorter than one second."""
