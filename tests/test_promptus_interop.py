@@ -261,7 +261,6 @@ def test_a_frame_index_beyond_the_32_bit_field_is_refused_before_writing(tmp_pat
     assert "32-bit" in message
 
 
-@pytest.mark.xfail(strict=True, reason="needs the level limit on frame_count and frame gaps (issue 11 item 2)")
 def test_a_frame_index_beyond_the_level_limit_is_refused_before_writing(tmp_path):
     src = write_released_dir(tmp_path / "src", frames=(0, 4))
     (src / "frame_00004.prompt").rename(src / "frame_4000000000.prompt")

@@ -683,7 +683,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from", dest="source", type=Path, metavar="VECTORS",
                         help="take the encodings from this vector set (e.g. bitstream/) instead of encoding again: "
                         "the streams, parse dumps and tier-2 data then come out identical on any machine")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     generate(Path(args.directory), args.names, args.source)
     return 0
 

@@ -261,9 +261,13 @@ def import_promptus(
     intervals = np.diff(indices) if len(indices) > 1 else np.array([1])
     keyframe_rate = float(fps / int(intervals.min()))
     max_rank = max(p["U"].shape[1] for _, p in prompts)
+    count = frame_count if frame_count is not None else last + 1
+    gap = max(int(intervals.max()), count - last)
+    _check_length(root, indices, count)
     try:
         level = smallest_level(
-            width, height, max_rank, fields["tokens"], fields["embed_dim"], channels, keyframe_rate
+            width, height, max_rank, fields["tokens"], fields["embed_dim"], channels, keyframe_rate,
+            frame_count=count, frame_gap=gap,
         )
     except PtvError as error:
         raise InputError(f"{root}: {error}") from None
@@ -276,7 +280,7 @@ def import_promptus(
         height=height,
         time_base_num=fps.denominator,
         time_base_den=fps.numerator,
-        frame_count=frame_count if frame_count is not None else last + 1,
+        frame_count=count,
         gamma_num=RELEASED_GAMMA[0],
         gamma_den=RELEASED_GAMMA[1],
         quant_schemes=1 << QuantScheme.PER_TENSOR,
@@ -288,6 +292,24 @@ def import_promptus(
         for _, unit in units:
             writer.write(unit)
     return header
+
+
+def _check_length(root: Path, indices: list[int], count: int) -> None:
+    """The frames and the gaps between prompt files must fit the highest level (F31, F32);
+    the error names the prompt file where the stream goes too far."""
+    top = LEVELS[max(LEVELS)]
+    names = [root / f"frame_{index:05d}.prompt" for index in indices]
+    for index, name in zip(indices, names):
+        if index >= top.max_frame_count:
+            raise InputError(f"{name}: frame {index:,} is beyond the {top.max_frame_count:,} frames any level allows")
+    if count > top.max_frame_count:
+        raise InputError(f"{names[-1]}: a stream of {count:,} frames is longer than any level allows "
+                         f"({top.max_frame_count:,})")
+    for (a, first), (b, second) in zip(zip(indices, names), zip([*indices[1:], count], [*names[1:], None])):
+        if b - a > top.max_frame_gap:
+            until = second.name if second is not None else f"the end (frame {count - 1:,})"
+            raise InputError(f"{first}: {b - a:,} frames from it to {until}; no level allows more than "
+                             f"{top.max_frame_gap:,} frames between keyframes")
 
 
 def _check_exportable(ptv_path: str | os.PathLike[str], header: SequenceHeader) -> None:
