@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ptcodec.errors import InputError
+from ptcodec.outputs import atomic_file, check_output, make_directory
 from ptcodec.ptv import (
     InterpRule,
     Keyframe,
@@ -104,6 +105,7 @@ def import_promptus(
     frame_count: int | None = None,
 ) -> SequenceHeader:
     """Convert a released prompt directory into a `.ptv` file; returns its header."""
+    check_output(out_path, inputs=[directory])
     init, prompts = read_promptus_dir(directory)
     tokens, rank = prompts[0][1]["U"].shape
     embed_dim = prompts[0][1]["V"].shape[1]
@@ -165,6 +167,7 @@ def export_promptus(ptv_path: str | os.PathLike[str], directory: str | os.PathLi
     import torch
 
     root = Path(directory)
+    check_output(root, inputs=[ptv_path], directory=True)
     with PtvReader(ptv_path) as reader:
         records = [r.unit for r in reader.units()]
     scenes = [u for u in records if isinstance(u, SceneInit)]
@@ -173,7 +176,7 @@ def export_promptus(ptv_path: str | os.PathLike[str], directory: str | os.PathLi
         raise InputError(f"{ptv_path}: has {len(scenes)} scenes; the released format holds exactly one")
     if any(k.quant_scheme != QuantScheme.PER_TENSOR for k in keyframes):
         raise InputError(f"{ptv_path}: per-component quantization has no released-format equivalent")
-    root.mkdir(parents=True, exist_ok=True)
+    make_directory(root)
     _save(torch.from_numpy(scenes[0].latent().copy()), root / INIT_FILE)
     for k in keyframes:
         prompt = {
@@ -189,9 +192,9 @@ def export_promptus(ptv_path: str | os.PathLike[str], directory: str | os.PathLi
 
 
 def _save(obj: object, path: Path) -> None:
-    """torch.save to a temporary name, then rename: no half-written file under the real name."""
+    """torch.save through a file object (so that a full disk is an OSError naming its cause)
+    to a temporary name, then rename: no half-written file under the real name."""
     import torch
 
-    partial = path.with_name(path.name + ".partial")
-    torch.save(obj, partial)
-    os.replace(partial, path)
+    with atomic_file(path) as f:
+        torch.save(obj, f)
