@@ -5,6 +5,7 @@ as it was; and the encode's progress bar counts fitting work. (Real kills of a r
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 from fractions import Fraction
@@ -155,6 +156,27 @@ def test_a_signal_during_a_write_takes_effect_once_the_keyframe_is_on_disk(clip,
     fits = CountingFit(monkeypatch)
     assert main(["transcode", str(clip), str(out), *ARGS, "--resume"]) == 0
     assert fits.calls == 2 and out.read_bytes() == whole
+
+
+def test_a_disk_that_fills_up_during_the_encode_keeps_the_work_for_resume(clip, whole, tmp_path, monkeypatch,
+                                                                          capsys):
+    out = tmp_path / "o.ptv"
+    partial = Path(f"{out}.partial")
+    real_fsync = os.fsync
+
+    def fsync(fd):  # a file system that reports ENOSPC when the first keyframe is made durable
+        if "keyframe" in [name for name, _, _ in units_so_far(partial)]:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    assert main(["transcode", str(clip), str(out), *ARGS]) == 1
+    assert capsys.readouterr().err.strip() == f"ptcodec: error: {partial}: cannot write: No space left on device"
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    kept = complete_keyframes(partial.read_bytes(), partial.stat().st_size)
+    fits = CountingFit(monkeypatch)
+    assert main(["transcode", str(clip), str(out), *ARGS, "--resume"]) == 0
+    assert fits.calls == 3 - kept and out.read_bytes() == whole
 
 
 def first_unit_end(data: bytes, name: str, n: int = 1) -> tuple[int, int]:

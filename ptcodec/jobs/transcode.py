@@ -111,6 +111,8 @@ class _PartialOutput:
         self.path = output + PARTIAL_SUFFIX
         self.matroska = output.lower().endswith(MATROSKA_SUFFIXES)
         self.writer: PtvWriter | None = None
+        self.started = False
+        """The sequence header and metadata are durable: from here on the file is kept for --resume."""
         self.keyframes_written = 0
         if resume:
             self.found: PartialStream | None = read_partial(output)
@@ -168,11 +170,12 @@ class _PartialOutput:
                 with self.signals.deferred():
                     self.writer.write(encoder.metadata)
                     self.writer.flush()
-            return
-        with self.signals.deferred():
-            self.writer = PtvWriter(self.output, encoder.header, keep_partial=True)
-            self.writer.write(encoder.metadata)
-            self.writer.flush()
+        else:
+            with self.signals.deferred():
+                self.writer = PtvWriter(self.output, encoder.header, keep_partial=True)
+                self.writer.write(encoder.metadata)
+                self.writer.flush()
+        self.started = True
 
     def append(self, frame: int, data: bytes) -> None:  # noqa: ARG002 - Encoder.on_units
         """A keyframe's units, on disk before the next fit starts."""
@@ -201,7 +204,7 @@ class _PartialOutput:
         return os.path.exists(self.path)
 
     def discard(self) -> None:
-        """After an error: a fresh encode that fitted nothing leaves no file behind."""
+        """After an error before the first fit: a fresh encode leaves no file behind."""
         self.close()
         if not self.resume:
             with contextlib.suppress(OSError):
@@ -232,7 +235,7 @@ def transcode_file(
             _say_kept(partial, quiet)
             raise
         except BaseException:
-            if partial.keyframes_written:
+            if partial.started:
                 _say_kept(partial, quiet)
             else:
                 partial.discard()
