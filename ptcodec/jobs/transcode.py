@@ -235,8 +235,10 @@ def transcode_file(
             _say_kept(partial, quiet)
             raise
         except BaseException:
-            if partial.started:
+            if partial.keyframes_written:
                 _say_kept(partial, quiet)
+            elif partial.started:
+                partial.close()  # kept for --resume, with nothing new to say about it
             else:
                 partial.discard()
             raise
