@@ -19,6 +19,7 @@ every Block's bytes in order (spec 11.2).
 from __future__ import annotations
 
 import base64
+import contextlib
 import heapq
 import os
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from ptcodec.errors import InputError
+from ptcodec.outputs import atomic_file, check_output, refuse_inputs, write_error
 from ptcodec.ptv import MAGIC, Packet, PtvReader
 
 CODEC_TAG = "PTV1"
@@ -103,6 +105,7 @@ def mux(source: str | os.PathLike[str], output: str | os.PathLike[str], *, with_
         with_video: bool = False) -> MuxResult:
     """`.ptv` -> Matroska; `with_source` adds that file's audio (and, with
     `with_video`, its video) to the same file, copied without re-encoding."""
+    refuse_inputs(os.fspath(output), [source])
     with PtvReader(os.fspath(source)) as reader:
         return write_matroska(output, reader.header, reader.codec_private(), list(reader.packets()),
                               with_source=with_source, with_video=with_video)
@@ -114,8 +117,12 @@ def write_matroska(output: str | os.PathLike[str], header, private: bytes, packe
     import av
 
     output = os.fspath(output)
+    check_output(output, inputs=[with_source])
     temporary = f"{output}.partial.mkv"
-    out = av.open(temporary, "w", format="matroska", options=MKV_OPTIONS)
+    try:
+        out = av.open(temporary, "w", format="matroska", options=MKV_OPTIONS)
+    except (av.FFmpegError, OSError) as error:
+        raise write_error(temporary, error, "cannot create") from None
     inputs = []
     try:
         track = out.add_stream("rawvideo", rate=header.fps)
@@ -139,15 +146,18 @@ def write_matroska(output: str | os.PathLike[str], header, private: bytes, packe
         for packet in queue:
             out.mux(packet)
         out.close()
-    except BaseException:
-        out.close()
+        os.replace(temporary, output)
+    except BaseException as error:
+        with contextlib.suppress(av.FFmpegError, OSError):  # a full disk fails the close too
+            out.close()
         if os.path.exists(temporary):
             os.remove(temporary)
+        if isinstance(error, (av.FFmpegError, OSError)):
+            raise write_error(output, error, "writing the Matroska file failed") from None
         raise
     finally:
         for container in inputs:
             container.close()
-    os.replace(temporary, output)
     return MuxResult(len(packets), names, os.path.getsize(output))
 
 
@@ -181,10 +191,9 @@ def _merge(track, packets: list[Packet], copies, container) -> Iterator:
 
 def demux(source: str | os.PathLike[str], output: str | os.PathLike[str]) -> int:
     """Matroska -> `.ptv`, bit for bit; returns the number of Blocks."""
-    track = read_prompt_track(source)
     output = os.fspath(output)
-    temporary = output + ".partial"
-    with open(temporary, "wb") as f:
+    check_output(output, inputs=[source])
+    track = read_prompt_track(source)
+    with atomic_file(output) as f:
         f.write(track.ptv_bytes())
-    os.replace(temporary, output)
     return len(track.packets)

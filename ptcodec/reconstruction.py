@@ -31,6 +31,7 @@ import numpy as np
 from ptcodec import conditioning
 from ptcodec.conditioning import FramePlan
 from ptcodec.generators.onestep import initial_noise
+from ptcodec.outputs import atomic_file, check_output, make_directory
 from ptcodec.ptv import Keyframe, SceneInit, SequenceHeader, Unit
 from ptcodec.quant import dequantize_keyframe
 
@@ -105,13 +106,16 @@ class Reconstruction:
     def write(self, directory: str | os.PathLike[str]) -> dict[str, dict]:
         """Write every array as <name>.f32 as it is computed, then index.json; returns the index."""
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        check_output(directory, directory=True)
+        make_directory(directory)
         index = {}
         for name, array in self.arrays():
             data = np.ascontiguousarray(array, dtype="<f4")
-            (directory / f"{name}.f32").write_bytes(data.tobytes())
+            with atomic_file(directory / f"{name}.f32") as f:
+                f.write(data.tobytes())
             index[name] = {"shape": list(data.shape), "sha256": digest(data)}
-        (directory / "index.json").write_text(json.dumps(index, indent=1) + "\n")
+        with atomic_file(directory / "index.json") as f:  # last: a dump with an index is complete
+            f.write((json.dumps(index, indent=1) + "\n").encode())
         return index
 
 

@@ -17,7 +17,7 @@ import torch
 from ptcodec.cli import main
 from ptcodec.generators.reference import ReferenceGenerator
 from ptcodec.media import write_video
-from ptcodec.ptv import Keyframe, PtvReader
+from ptcodec.ptv import PtvReader
 from ptcodec.errors import PtcodecError
 from ptcodec.synthetic import reachable_clip
 
@@ -40,44 +40,66 @@ def cli(*args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def keyframes_in(partial: Path) -> int:
-    """Complete keyframe units in a partial file, read from a copy of its bytes
-    (PtvWriter.resume would truncate the file under the running encoder)."""
+def partial_state(partial: Path) -> tuple[bool, int]:
+    """(the sequence header and metadata are complete, complete keyframe units) of a partial
+    file, read from a copy of its bytes."""
     try:
-        data = partial.read_bytes()
-        reader = PtvReader(data)
+        reader = PtvReader(partial.read_bytes())
     except (OSError, PtcodecError):
-        return 0
-    count = 0
+        return False, 0
+    names = []
     try:
         for record in reader.units():
-            count += isinstance(record.unit, Keyframe)
+            names.append(record.name)
     except PtcodecError:
         pass
-    return count
+    return names[:2] == ["sequence_header", "metadata"], names.count("keyframe")
 
 
-def test_a_killed_encode_resumes_to_the_same_bytes(clip_path, tmp_path):
-    whole = tmp_path / "whole.ptv"
-    run = cli("transcode", str(clip_path), str(whole), *ENCODE)
+KILL_ENCODE = ["--size", "64", "-K", "2", "--frames", "5", "--first-steps", "40", "--later-steps", "30", "--quiet"]
+"""Keyframes 0, 2 and 4; each fit lasts long enough (a second or more) to be caught."""
+
+
+@pytest.fixture(scope="module")
+def whole_encode(clip_path, tmp_path_factory) -> bytes:
+    whole = tmp_path_factory.mktemp("whole") / "whole.ptv"
+    run = cli("transcode", str(clip_path), str(whole), *KILL_ENCODE)
     assert run.wait(timeout=600) == 0, run.stderr.read()
+    return whole.read_bytes()
 
+
+def stop_when(run: subprocess.Popen, partial: Path, state: tuple[bool, int]) -> None:
+    """Freeze the encode (SIGSTOP) the moment its partial file is in `state`."""
+    deadline = time.time() + 600
+    while run.poll() is None and time.time() < deadline:
+        if partial_state(partial) == state:
+            os.kill(run.pid, signal.SIGSTOP)
+            if partial_state(partial) == state:
+                return
+            os.kill(run.pid, signal.SIGCONT)
+        time.sleep(0.02)
+    raise AssertionError(f"the encode never stood at {state}: {run.poll()=}")
+
+
+@pytest.mark.parametrize("moment", ["during the first fit", "during the second fit"])
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_a_killed_encode_resumes_to_the_same_bytes(signum, moment, clip_path, whole_encode, tmp_path):
+    """Before the first packet (keyframe 0 fitting) and while keyframe 2 fits, keyframe 0 on disk."""
+    finished = 0 if moment == "during the first fit" else 1
     resumed = tmp_path / "resumed.ptv"
     partial = Path(str(resumed) + ".partial")
-    run = cli("transcode", str(clip_path), str(resumed), *ENCODE)
-    deadline = time.time() + 600
-    while keyframes_in(partial) < 2 and run.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    assert run.poll() is None, "the encode finished before it could be killed"
-    run.send_signal(signal.SIGKILL)
-    run.wait()
-    assert partial.exists() and not resumed.exists()
-    assert 2 <= keyframes_in(partial) < 5
+    run = cli("transcode", str(clip_path), str(resumed), *KILL_ENCODE)
+    stop_when(run, partial, (True, finished))
+    run.send_signal(signum)
+    os.kill(run.pid, signal.SIGCONT)
+    assert run.wait(timeout=600) == (-signal.SIGKILL if signum == signal.SIGKILL else 130)
+    assert partial_state(partial) == (True, finished) and not resumed.exists()
 
-    run = cli("transcode", str(clip_path), str(resumed), *ENCODE, "--resume")
+    run = cli("transcode", str(clip_path), str(resumed), *KILL_ENCODE, "--resume")
     out, err = run.communicate(timeout=600)
     assert run.returncode == 0, err
-    assert resumed.read_bytes() == whole.read_bytes()
+    assert resumed.read_bytes() == whole_encode
+    assert f"3 keyframes ({finished} kept from the partial stream)" in out  # the others were fitted, once
     assert not partial.exists()
 
 

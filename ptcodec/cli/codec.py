@@ -65,7 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("transcode", help="encode a video into a .ptv prompt stream",
                        description="Invert every keyframe of a video into a low-rank 8-bit prompt, in closed loop.")
     p.add_argument("input", help="any video PyAV reads")
-    p.add_argument("output", help="the .ptv file to write (atomically: <output>.partial until complete)")
+    p.add_argument("output", help="the .ptv file to write (atomically: <output>.partial until complete); "
+                   "a .mkv name gets the stream muxed into Matroska")
     g = p.add_argument_group("picture")
     g.add_argument("--size", type=_size, help="output size N or WxH, multiples of 8 (default: the generator's native size)")
     g.add_argument("--fit", choices=["crop", "keep"], default="crop",
@@ -167,8 +168,9 @@ def run_transcode(args: argparse.Namespace) -> int:
         start=args.start_frame, max_frames=args.frames, resume=args.resume, quiet=args.quiet,
     )
     r = result.report
+    resumed = f" ({r.resumed_keyframes} kept from the partial stream)" if args.resume else ""
     print(f"{result.output}: {r.frames} frames {result.header.width}x{result.header.height}, "
-          f"{len(r.scene_starts)} scene(s), {len(r.keyframes)} keyframes, {result.bytes:,} bytes, "
+          f"{len(r.scene_starts)} scene(s), {len(r.keyframes)} keyframes{resumed}, {result.bytes:,} bytes, "
           f"{result.kbps:.1f} kbit/s, closed-loop PSNR {r.psnr_mean:.2f} dB, {r.seconds:.1f} s")
     return 0
 

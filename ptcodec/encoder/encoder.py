@@ -12,7 +12,9 @@ exactly as the uninterrupted encode would: every choice depends only on the
 input frames, the options and the units already written.
 
 A packet leaves one keyframe late: its duration is the distance to the next
-keyframe, known only when that keyframe is decided.
+keyframe, known only when that keyframe is decided. A `.ptv` file stores no
+durations, so a writer need not wait: `on_units` hands over each keyframe's
+units as soon as its fit is done, and a kill loses at most the fit in progress.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from ptcodec.decoder import DecodedFrame, Decoder
 from ptcodec.encoder.fit import Budget, FitResult, Segment, fit, fit_released
 from ptcodec.encoder.losses import FitLoss
 from ptcodec.encoder.options import EncoderOptions
-from ptcodec.encoder.scenes import SceneCutDetector
+from ptcodec.encoder.scenes import SceneCutDetector, plan_keyframes
 from ptcodec.errors import InputError, PtcodecError
 from ptcodec.generators.base import Generator
 from ptcodec.media.pixels import psnr, to_signed
@@ -81,6 +83,21 @@ class EncodeReport:
         return float(np.mean(finite)) if finite else math.inf
 
 
+def step_cost(options: EncoderOptions, frames: int) -> int:
+    """Generator frame evaluations (with a backward pass) of one optimizer step on a
+    segment of `frames` frames: the unit of fitting work, so that a step of a long
+    segment counts for what it costs (as `FitResult.frame_steps` counts it)."""
+    if options.recipe == "released":
+        return frames + 2 if frames > 1 else 1
+    return frames * len(options.rank_ladder)
+
+
+def fit_work(options: EncoderOptions, frames: int, opens_scene: bool) -> tuple[int, int]:
+    """(cost of one step, step budget) of fitting a keyframe whose segment has `frames` frames."""
+    first_steps, later_steps = options.steps()
+    return step_cost(options, frames), first_steps if opens_scene else later_steps
+
+
 def make_header(generator: Generator, options: EncoderOptions, width: int, height: int, fps: Fraction,
                 frame_count: int = 0) -> SequenceHeader:
     """The sequence header of an encode. The level admits the geometry, the rank,
@@ -113,7 +130,13 @@ class Encoder:
     def __init__(self, generator: Generator, options: EncoderOptions, *, width: int, height: int,
                  fps: Fraction | int, frame_count: int = 0, resume: Iterable[Unit] = (),
                  on_frame: Callable[[DecodedFrame], None] | None = None,
-                 on_keyframe: Callable[[KeyframeReport], None] | None = None) -> None:
+                 on_keyframe: Callable[[KeyframeReport], None] | None = None,
+                 on_units: Callable[[int, bytes], None] | None = None,
+                 on_progress: Callable[[int, int], None] | None = None) -> None:
+        """`on_units(frame, data)`: the bytes of a keyframe's units (its scene-init unit
+        first) the moment its fit is done, before the packet that carries them; not
+        called for units replayed from `resume`. `on_progress(done, left)`: fitting work
+        in generator frame evaluations (see `work`), after every optimizer step."""
         options.check()
         self.generator = generator
         self.options = options
@@ -128,6 +151,7 @@ class Encoder:
         self.decoder = Decoder(self.header, generator)
         self.report = EncodeReport()
         self.on_frame, self.on_keyframe = on_frame, on_keyframe
+        self.on_units, self.on_progress = on_units, on_progress
         self._scenes = SceneCutDetector(options.scene_threshold, max_length=options.max_scene_length)
         self._frames: dict[int, np.ndarray] = {}
         """Input frames not yet output by the closed loop (targets and PSNR)."""
@@ -141,6 +165,12 @@ class Encoder:
         for unit in resume:
             if isinstance(unit, (SceneInit, Keyframe)):
                 self._resume.setdefault(unit.frame_index, []).append(unit)
+        self._resumed_up_to = max(self._resume, default=-1)
+        self._work_done = self._resumed_work()
+        self._plan: tuple[int, int, int] | None = None
+        """(scene start, after, work): the last `_planned_work`, asked again at every step."""
+        self._fitting: tuple[int, int, int, int] | None = None
+        """The fit in progress: (keyframe, cost of one step, step budget, steps taken)."""
         self._started = time.perf_counter()
 
     @property
@@ -150,6 +180,56 @@ class Encoder:
     @property
     def frames_in(self) -> int:
         return self._next
+
+    # -- fitting work, for progress bars ---------------------------------------------
+    @property
+    def work(self) -> tuple[int, int]:
+        """(done, left): fitting work in generator frame evaluations. Done counts every
+        finished keyframe (replayed ones too) at its full budget, plus the steps of the fit
+        in progress; left is the rest of that fit and the keyframes still to come (the
+        keyframe plan up to the frame count, assuming no scene cut beyond the ones seen
+        so far). Fits that stop early finish ahead of it; a scene cut adds work."""
+        if self._fitting is None:
+            return self._work_done, self._planned_work(self._decided())
+        frame, cost, budget, taken = self._fitting
+        return self._work_done + cost * taken, cost * (budget - taken) + self._planned_work(frame)
+
+    def _decided(self) -> int:
+        """The last keyframe decided, fitted or held in the partial stream being resumed."""
+        return max(-1 if self._last_key is None else self._last_key, self._resumed_up_to)
+
+    def _planned_work(self, after: int) -> int:
+        """Work of the planned keyframes after frame `after` (none when the frame count is unknown)."""
+        if self._plan is not None and self._plan[:2] == (self._scene_start, after):
+            return self._plan[2]
+        count, opts = self.header.frame_count, self.options
+        starts = [self._scene_start]
+        if opts.max_scene_length:
+            starts += range(self._scene_start + opts.max_scene_length, count, opts.max_scene_length)
+        work, previous = 0, after
+        for key in plan_keyframes(starts, count, opts.interval) if count else []:
+            if key > after:
+                opens_scene = key in starts
+                cost, budget = fit_work(opts, 1 if opens_scene else key - previous, opens_scene)
+                work += cost * budget
+                previous = key
+        self._plan = (self._scene_start, after, work)
+        return work
+
+    def _resumed_work(self) -> int:
+        work, previous = 0, None
+        for frame in sorted(self._resume):
+            opens_scene = previous is None or isinstance(self._resume[frame][0], SceneInit)
+            cost, budget = fit_work(self.options, 1 if opens_scene else frame - previous, opens_scene)
+            work += cost * budget
+            previous = frame
+        return work
+
+    def _on_step(self, taken: int, loss: float, psnr: float) -> None:  # noqa: ARG002 - fit.Progress
+        frame, cost, budget, _ = self._fitting
+        self._fitting = (frame, cost, budget, taken)
+        if self.on_progress is not None:
+            self.on_progress(*self.work)
 
     # -- frames in, packets out --------------------------------------------------
     def encode(self, frame: object | None) -> list[Packet]:
@@ -200,8 +280,11 @@ class Encoder:
         t0 = time.perf_counter()
         units: list[Unit] = []
         resumed = self._resume.get(b)
-        if self._resume and resumed is None and b < max(self._resume):
+        if resumed is None and b < self._resumed_up_to:
             raise PtcodecError(f"the partial stream has no keyframe at frame {b} where this encode puts one; "
+                               "it was made from another input; cannot resume")
+        if resumed is not None and isinstance(resumed[0], SceneInit) != (scene_latent is not None):
+            raise PtcodecError(f"the partial stream and this encode disagree on whether a scene starts at frame {b}; "
                                "it was made from another input; cannot resume")
         if scene_latent is not None:
             scene = SceneInit.from_latent(b, scene_latent, self.options.latent_dtype)
@@ -216,10 +299,14 @@ class Encoder:
             result = self._fit(b, units[0] if units else None)
             keyframe = quantize_keyframe(b, result.u.numpy(), result.v.numpy(), self.options.quant_scheme)
         units.append(keyframe)
+        data = b"".join(build_unit(u, self.header) for u in units)
+        if resumed is None and self.on_units is not None:
+            self.on_units(b, data)
         self._collect(self.decoder.push(keyframe))
         self._last_key, self._last_factors = b, self.decoder.key.factors
+        if result is not None and self.on_progress is not None:
+            self.on_progress(*self.work)
         packets = [self._packet(b)] if self._pending is not None else []
-        data = b"".join(build_unit(u, self.header) for u in units)
         self._pending = (b, scene_latent is not None, data)
         report = KeyframeReport(b, scene_latent is not None, result.loss if result else math.nan,
                                 result.psnr if result else math.nan, result.steps if result else 0,
@@ -232,7 +319,12 @@ class Encoder:
 
     def _fit(self, b: int, scene: SceneInit | None) -> FitResult:
         segment, steps = self._segment(b, scene)
-        return self._optimize(segment, self._start(b), steps, first=scene is not None)
+        cost = step_cost(self.options, len(segment.targets))
+        self._fitting = (b, cost, steps, 0)
+        result = self._optimize(segment, self._start(b), steps, first=scene is not None)
+        self._fitting = None
+        self._work_done += cost * steps  # in full, if it stopped early: the plan counted it so
+        return result
 
     def _segment(self, b: int, scene: SceneInit | None) -> tuple[Segment, int]:
         """The frames keyframe b decides, as the decoder will render them; and the step budget."""
@@ -263,10 +355,11 @@ class Encoder:
                   first: bool) -> FitResult:
         opts = self.options
         if opts.recipe == "released":
-            result = fit_released(segment, self.loss, init, steps, check_every=300 if first else 20, lr=opts.lr or 0.1)
+            result = fit_released(segment, self.loss, init, steps, check_every=300 if first else 20, lr=opts.lr or 0.1,
+                                  progress=self._on_step)
         else:
             budget = Budget(steps, lr=opts.lr or 0.1, patience=opts.patience, target_psnr=opts.target_psnr)
-            result = fit(segment, self.loss, init, budget, smoothing=opts.smoothing)
+            result = fit(segment, self.loss, init, budget, smoothing=opts.smoothing, progress=self._on_step)
         result.u, result.v = result.u.float().cpu(), result.v.float().cpu()
         return result
 

@@ -125,6 +125,9 @@ class FitResult:
 
 
 Progress = Callable[[int, float, float], None]
+"""`progress(steps_taken, loss, psnr)` at every step, before it is taken: the optimizer
+steps finished so far (0 at the first call, never the whole budget: the fit is not
+done until it returns), and the latest loss and lowest PSNR (nan before the first)."""
 
 
 def fit(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tensor], budget: Budget,
@@ -187,8 +190,10 @@ def fit_released(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, t
     count = len(segment.targets)
     frame_steps = 0
     best_window, window_start_best = math.inf, math.inf
-    loss_value, psnr = math.inf, -math.inf
+    loss_value, psnr = math.nan, math.nan
     for iteration in range(iterations):
+        if progress is not None:
+            progress(iteration, loss_value, psnr)
         losses = np.zeros(count)
         for t in range(count):
             losses[t] = _released_step(segment, loss_fn, optimizer, u, v, t)
@@ -205,8 +210,6 @@ def fit_released(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, t
                     group["lr"] = max(group["lr"] / 2, min_lr)
             window_start_best = min(window_start_best, best_window)
             best_window = math.inf
-        if progress is not None:
-            progress(iteration, loss_value, psnr)
     with torch.no_grad():
         frames, cond = segment.render(u, v)
         targets = segment.targets_for()

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ptcodec.errors import InputError, PtvError
+from ptcodec.outputs import atomic_file, check_output, make_directory
 from ptcodec.ptv import (
     InterpRule,
     Keyframe,
@@ -244,6 +245,7 @@ def import_promptus(
 
     Everything is read and checked against the stream rules first, so a bad
     input leaves no output, not even a partial file."""
+    check_output(out_path, inputs=[directory])
     if fps <= 0 or fps.numerator > FIELD_MAX or fps.denominator > FIELD_MAX:
         raise InputError(f"--fps {fps} must be positive, with numerator and denominator that fit 32 bits")
     root = Path(directory)
@@ -336,6 +338,7 @@ def export_promptus(ptv_path: str | os.PathLike[str], directory: str | os.PathLi
     import torch
 
     root = Path(directory)
+    check_output(root, inputs=[ptv_path], directory=True)
     with PtvReader(ptv_path) as reader:
         header = reader.header
         records = [r.unit for r in reader.units()]
@@ -346,7 +349,7 @@ def export_promptus(ptv_path: str | os.PathLike[str], directory: str | os.PathLi
         raise InputError(f"{ptv_path}: has {len(scenes)} scenes; the released format holds exactly one")
     if any(k.quant_scheme != QuantScheme.PER_TENSOR for k in keyframes):
         raise InputError(f"{ptv_path}: per-component quantization has no released-format equivalent")
-    root.mkdir(parents=True, exist_ok=True)
+    make_directory(root)
     _save(torch.from_numpy(scenes[0].latent().copy()), root / INIT_FILE)
     for k in keyframes:
         prompt = {
@@ -401,10 +404,9 @@ def _tagged_as_released() -> Iterator[None]:
 
 
 def _save(obj: object, path: Path) -> None:
-    """torch.save to a temporary name, then rename: no half-written file under the real name."""
+    """torch.save through a file object (so that a full disk is an OSError naming its cause)
+    to a temporary name, then rename: no half-written file under the real name."""
     import torch
 
-    partial = path.with_name(path.name + ".partial")
-    with _tagged_as_released():
-        torch.save(obj, partial)
-    os.replace(partial, path)
+    with _tagged_as_released(), atomic_file(path) as f:
+        torch.save(obj, f)

@@ -19,6 +19,7 @@ from ptcodec.generators import load_generator
 from ptcodec.jobs.progress import bar
 from ptcodec.media import VideoWriter
 from ptcodec.media.writer import takes_audio
+from ptcodec.outputs import refuse_inputs
 from ptcodec.ptv import SequenceHeader
 
 
@@ -51,15 +52,17 @@ def decode_file(
         end = first + max(1, round(duration * fps)) if duration else None
         if header.frame_count and first >= header.frame_count:
             raise InputError(f"{source}: --start {start} s is past the end ({float(header.frame_count / fps):.3f} s)")
+        keep_audio = container.format == "matroska" and not first and takes_audio(output)
+        audio = os.fspath(source) if keep_audio else None
+        refuse_inputs(os.fspath(output), [source])
+        writer = VideoWriter(output, fps, codec=codec, audio_from=audio)  # a bad output is refused before any work
         gen = load_generator(header.generator_id, **(generator_options or {}))
         decoder = Decoder(header, gen, max_batch=max_batch, check_fingerprint=check_fingerprint)
         total = (end or header.frame_count or 0) - first
         progress = bar(max(total, 0), "decoding", quiet=quiet)
-        keep_audio = container.format == "matroska" and not first and takes_audio(output)
-        audio = os.fspath(source) if keep_audio else None
         started = time.perf_counter()
         count = concealed = 0
-        with VideoWriter(output, fps, codec=codec, audio_from=audio) as writer:
+        with writer:
             for frame in decode_range(decoder, container.demux(), first, end):
                 writer.write(frame.image)
                 if on_frame is not None:

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 
 from ptcodec.errors import InputError
+from ptcodec.outputs import check_output
 from ptcodec.ptv import Keyframe, PtvReader, PtvWriter, QuantScheme
 from ptcodec.quant import truncate_keyframe
 
@@ -25,6 +26,7 @@ class TruncateResult:
 def truncate_file(source: str | os.PathLike[str], output: str | os.PathLike[str], rank: int) -> TruncateResult:
     if rank < 1:
         raise InputError(f"--rank must be at least 1, got {rank}")
+    check_output(output, inputs=[source])
     keyframes = truncated = 0
     with PtvReader(source) as reader, PtvWriter(output, reader.header) as writer:
         for record in list(reader.units())[1:]:

@@ -22,6 +22,7 @@ from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTr
 
 from ptcodec.errors import InputError, PtcodecError
 from ptcodec.media.reader import _check_path, _reason, as_fraction
+from ptcodec.outputs import check_output
 
 # Container extensions, their FFmpeg muxers and default codecs.
 _MUXERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
@@ -121,10 +122,9 @@ class VideoWriter:
         if self.format == "png":
             self._png = _PngSequence(self.path)
             self.partial_path = self._png.directory  # until the first frame makes the temporary one
+            check_output(self._png.directory, inputs=[self.audio_from], directory=True)
         else:
-            parent = os.path.dirname(self.path) or "."
-            if not os.path.isdir(parent):
-                raise PtcodecError(f"{self.path}: the directory {parent!r} does not exist")
+            check_output(self.path, inputs=[self.audio_from])  # now, not after the first frame's work
             self.partial_path = _partial_name(self.path)
         if self.audio_from is not None:
             _open_audio(self.audio_from).close()  # fail now rather than after encoding
@@ -214,11 +214,11 @@ class VideoWriter:
 
     def _start(self, width: int, height: int) -> None:
         """Open the container on the first frame, when the size is known."""
-        if self._png is not None:
-            self._png.start(width, height, self.fps)
-            self.partial_path = self._png.temp_dir
-            return
         try:
+            if self._png is not None:
+                self._png.start(width, height, self.fps)
+                self.partial_path = self._png.temp_dir
+                return
             container = av.open(self.partial_path, mode="w", format=self.format)
         except (av.FFmpegError, OSError) as exc:
             raise PtcodecError(f"{self.path}: cannot create the output: {exc}") from exc

@@ -3,76 +3,76 @@
 The stream is written to `<path>.partial` and renamed to `<path>` only when
 complete, so a half-written file never stands under the final name. Units are
 checked against the same rules the reader applies before they are written.
+
+An interrupted encode leaves its partial file; `read_partial` finds what in it
+can be kept without changing a byte of it, and `PtvWriter(..., after=...)`
+continues after those units.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from ptcodec.errors import InputError, PtvError
+from ptcodec.outputs import PARTIAL_SUFFIX, write_error
 from ptcodec.ptv import rules, syntax
 from ptcodec.ptv.framing import UnitRecord, build_unit, read_unit
 from ptcodec.ptv.reader import PtvReader
-from ptcodec.ptv.units import Keyframe, SequenceHeader, Unit
-
-PARTIAL_SUFFIX = ".partial"
+from ptcodec.ptv.units import Keyframe, SceneInit, SequenceHeader, Unit
 
 
 class PtvWriter:
     """Write a stream unit by unit. Use as a context manager: a clean exit
     renames the partial file into place; an exception removes it, unless
-    `keep_partial` is set (an interrupted encode keeps what it finished)."""
+    `keep_partial` is set (an interrupted encode keeps what it finished).
+    A failed write (a full disk) raises an `InputError` naming the partial file."""
 
     def __init__(self, path: str | os.PathLike[str], header: SequenceHeader, *, keep_partial: bool = False,
                  after: list[UnitRecord] | None = None) -> None:
         """`after`: continue the existing partial file after these of its units
-        (sequence header first), dropping whatever follows them (see `resume`)."""
+        (sequence header first, as `read_partial` returns them). The file is not
+        changed until something is written: then whatever followed those units
+        (a unit cut off by a kill) is dropped."""
         rules.check_sequence_header(header)
         self.path = os.fspath(path)
+        if os.path.isdir(self.path):
+            raise InputError(f"{self.path}: is a directory; give a file name for the output")
         self.partial_path = self.path + PARTIAL_SUFFIX
         self.header = header
         self.keep_partial = keep_partial
         self._rules = rules.StreamRules(header)
+        self._cut_at: int | None = None
+        """Resuming: the end of the kept units, where the next write starts."""
         if after is None:
-            self._file: BinaryIO = open(self.partial_path, "wb")  # noqa: SIM115 - closed in close()/abort()
-            self._file.write(syntax.MAGIC)
-            self._file.write(build_unit(header, None))
+            self._file = self._open("wb")
+            self._append(syntax.MAGIC + build_unit(header, None))
             self.units_written = 1
             return
         for record in after[1:]:
             self._rules.check(record.unit)
-        end = after[-1].offset + after[-1].size
-        self._file = open(self.partial_path, "r+b")  # noqa: SIM115 - closed in close()/abort()
-        self._file.truncate(end)
-        self._file.seek(end)
+        self._file = self._open("r+b")
+        self._cut_at = after[-1].offset + after[-1].size
         self.units_written = len(after)
 
-    @classmethod
-    def resume(cls, path: str | os.PathLike[str]) -> tuple["PtvWriter", list[UnitRecord]]:
-        """Reopen the `<path>.partial` of an interrupted encode and append after it.
+    def _open(self, mode: str) -> BinaryIO:
+        try:
+            return open(self.partial_path, mode)  # noqa: SIM115 - closed in finish()/abort()
+        except OSError as error:
+            raise write_error(self.partial_path, error, "cannot open for writing") from None
 
-        The stream is kept up to its last complete keyframe unit: a unit cut off
-        by a kill, or a scene-init unit whose keyframe was never written, is
-        dropped. Returns the writer (which keeps its partial file on errors) and
-        the kept units, sequence header first, so that the encoder can rebuild
-        its state from them.
-        """
-        partial = os.fspath(path) + PARTIAL_SUFFIX
-        if not os.path.isfile(partial):
-            raise InputError(f"{partial}: no interrupted encode to resume")
-        records: list[UnitRecord] = []
-        with PtvReader(partial) as reader:
-            kept = [reader.header_record]
-            try:
-                for record in reader.units():
-                    records.append(record)
-                    if isinstance(record.unit, Keyframe):
-                        kept = list(records)
-            except PtvError:
-                pass  # the tail an interrupted write left behind
-        return cls(path, reader.header, keep_partial=True, after=kept), kept
+    def _append(self, data: bytes) -> None:
+        try:
+            if self._cut_at is not None:
+                self._file.truncate(self._cut_at)
+                self._file.seek(self._cut_at)
+                self._cut_at = None
+            self._file.write(data)
+        except OSError as error:
+            raise write_error(self.partial_path, error) from None
 
     def write(self, unit: Unit, *, layer_id: int | None = None) -> int:
         """Check and append one unit; returns the number of bytes written."""
@@ -81,44 +81,62 @@ class PtvWriter:
         except PtvError as error:
             raise error.located(unit_index=self.units_written, path=self.partial_path) from None
         data = build_unit(unit, self.header, layer_id)
-        self._file.write(data)
+        self._append(data)
         self.units_written += 1
         return len(data)
 
     def write_packet(self, data: bytes) -> int:
-        """Append a temporal unit (a packet's bytes) as it is, after checking each of its units."""
+        """Append a temporal unit (a packet's bytes, or a keyframe's units) as it is,
+        after checking each of its units; all of it is checked before any is written."""
         stream = io.BytesIO(data)
+        index = self.units_written
         while True:
             try:
-                record = read_unit(stream, self.header, self.units_written, self.partial_path)
+                record = read_unit(stream, self.header, index, self.partial_path)
                 if record is None:
-                    return len(data)
+                    break
                 self._rules.check(record.unit)
             except PtvError as error:
-                raise error.located(unit_index=self.units_written, path=self.partial_path) from None
-            self._file.write(record.data)
-            self.units_written += 1
+                raise error.located(unit_index=index, path=self.partial_path) from None
+            index += 1
+        self._append(data)
+        self.units_written = index
+        return len(data)
 
     def flush(self) -> None:
         """Make everything written so far durable (an encoder calls this per keyframe)."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            if self._cut_at is not None:
+                self._append(b"")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as error:
+            raise write_error(self.partial_path, error) from None
+
+    def finish(self) -> None:
+        """Check that the stream is complete, make it durable and close it, still
+        under its partial name (a caller that muxes it elsewhere reads it from there)."""
+        try:
+            self._rules.finish()
+            self.flush()
+            self._file.close()
+        except BaseException:
+            self.abort()
+            raise
 
     def close(self) -> None:
         """Finish the stream and move it under its final name."""
+        self.finish()
         try:
-            self._rules.finish()
-        except PtvError:
-            self.abort()
-            raise
-        self.flush()
-        self._file.close()
-        os.replace(self.partial_path, self.path)
+            os.replace(self.partial_path, self.path)
+        except OSError as error:
+            raise write_error(self.path, error, "cannot move the finished stream here") from None
 
     def abort(self) -> None:
         """Stop writing; the partial file is removed unless keep_partial is set."""
         if not self._file.closed:
-            self._file.close()
+            with contextlib.suppress(OSError):  # a full disk fails the last flush again
+                self._file.close()
         if not self.keep_partial and os.path.exists(self.partial_path):
             os.remove(self.partial_path)
 
@@ -130,6 +148,65 @@ class PtvWriter:
             self.close()
         else:
             self.abort()
+
+
+@dataclass
+class PartialStream:
+    """What an interrupted encode left in a `<path>.partial` file."""
+
+    path: str
+    records: list[UnitRecord]
+    """The units to keep, sequence header first: everything up to the last complete
+    keyframe unit, or the leading units (metadata) when no keyframe is complete yet.
+    Empty when the file holds nothing usable: it is cut inside the signature or the
+    sequence header (a kill or a full disk before the first write was durable)."""
+    is_ptv: bool = True
+    """False when the file does not even begin like a .ptv stream."""
+
+    @property
+    def header(self) -> SequenceHeader | None:
+        return self.records[0].unit if self.records else None  # type: ignore[return-value]
+
+    @property
+    def keyframes(self) -> int:
+        return sum(isinstance(r.unit, Keyframe) for r in self.records)
+
+
+def read_partial(path: str | os.PathLike[str]) -> PartialStream:
+    """Read the partial file of an interrupted encode of `path`, without changing it.
+
+    Whatever the interruption left at the end (a unit cut off by a kill or a full
+    disk, a scene-init unit whose keyframe was never written, a torn sequence
+    header) is left out of `records`; the file itself is only changed by a
+    `PtvWriter` that continues it.
+    """
+    partial = os.fspath(path) + PARTIAL_SUFFIX
+    try:
+        with open(partial, "rb") as f:
+            head = f.read(len(syntax.MAGIC))
+    except FileNotFoundError:
+        raise InputError(f"{partial}: no interrupted encode to resume") from None
+    except OSError as error:
+        raise InputError(f"{partial}: cannot be read: {error.strerror or error}") from None
+    if not (syntax.MAGIC.startswith(head) or head.startswith(syntax.MAGIC)):
+        return PartialStream(partial, [], is_ptv=False)
+    try:
+        reader = PtvReader(partial)
+    except PtvError:
+        return PartialStream(partial, [])  # cut inside the signature or the sequence header
+    records: list[UnitRecord] = []
+    kept = 1
+    started = False
+    with reader:
+        try:
+            for record in reader.units():
+                records.append(record)
+                started = started or isinstance(record.unit, (SceneInit, Keyframe))
+                if isinstance(record.unit, Keyframe) or not started:
+                    kept = len(records)
+        except PtvError:
+            pass  # the tail an interrupted write left behind
+    return PartialStream(partial, records[:kept])
 
 
 def serialize(header: SequenceHeader, units: list[Unit] | list[tuple[Unit, int | None]]) -> bytes:
