@@ -23,21 +23,25 @@ from ptcodec.generators.reference import ReferenceGenerator
 from ptcodec.media import write_video
 from ptcodec.mkv import is_matroska
 from ptcodec.synthetic import reachable_clip
+from tests.test_promptus_interop import write_released_dir
 
-ENCODE = ["--size", "64", "-K", "2", "--first-steps", "3", "--later-steps", "3", "-q"]
+ENCODE = ["--size", "64", "-K", "2", "--ranks", "1,2", "--first-steps", "3", "--later-steps", "3", "-q"]
+"""Rank-scalable, so that truncate can cut it."""
 
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> dict[str, Path]:
-    """A clip, its stream (.ptv and Matroska) and the stream as released Promptus files."""
+    """A clip, its stream (.ptv and Matroska), released Promptus files and their stream (sd-turbo)."""
     root = tmp_path_factory.mktemp("inputs")
     clip = root / "clip.mkv"
     write_video(clip, reachable_clip(ReferenceGenerator(), frames=3, size=(64, 64), interval=2, seed=5),
                 Fraction(30), codec="ffv1")
     assert main(["transcode", str(clip), str(root / "s.ptv"), *ENCODE]) == 0
     assert main(["mux", str(root / "s.ptv"), str(root / "s.mkv")]) == 0
-    assert main(["export-promptus", str(root / "s.ptv"), str(root / "prompts")]) == 0
-    return {"clip": clip, "ptv": root / "s.ptv", "mkv": root / "s.mkv", "prompts": root / "prompts"}
+    write_released_dir(root / "prompts")
+    assert main(["import-promptus", str(root / "prompts"), str(root / "sd.ptv")]) == 0
+    return {"clip": clip, "ptv": root / "s.ptv", "mkv": root / "s.mkv", "prompts": root / "prompts",
+            "sd": root / "sd.ptv"}
 
 
 # command -> (input, how the output is named, the rest of the command line)
@@ -51,7 +55,7 @@ FILE_COMMANDS = {
 }
 DIRECTORY_COMMANDS = {
     "reconstruct": ("ptv", lambda i, o: ["reconstruct", str(i), str(o)]),
-    "export-promptus": ("ptv", lambda i, o: ["export-promptus", str(i), str(o)]),
+    "export-promptus": ("sd", lambda i, o: ["export-promptus", str(i), str(o)]),
     "demo": (None, lambda i, o: ["demo", "--dir", str(o), "--frames", "3", "--quality", "fast", "-q"]),
 }
 TEMPORARY = {  # where each command first writes (its temporary name)
