@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from ptcodec.errors import InputError
@@ -18,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--decoder", metavar='"CMD {in} {out}"', help=(
         "a shell command that decodes {in} into raw RGB (or y4m) frames at {out}; optional {dump} "
         "(a directory for the tier-2 dump) and {parse} (a file for the tier-1 parse dump). Exit status 0 means "
-        "decoded; otherwise the output must name the error class. Default: ptcodec's decoder, in process"))
+        "decoded; death by a signal, or 128+N from the shell for signal N, is a crash; any other status is a "
+        "rejection, and the output must name the error class. Default: ptcodec's decoder, in process"))
     p.add_argument("--tier", type=int, choices=(1, 2, 3), default=3, help="judge tiers 1 to N (default 3)")
     p.add_argument("--vectors", metavar="DIR", help="the vector directory (default: bitstream/ here or in the checkout)")
     p.add_argument("--only", nargs="+", metavar="NAME", default=(), help="only these vectors (name or kind/name)")
@@ -27,7 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", metavar="FILE", default="conformance-results.json",
                    help="results file (default conformance-results.json; '-' for none)")
     p.add_argument("--workdir", metavar="DIR", help="keep every decoder output here (default: a temporary directory)")
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds per vector for --decoder (default 600)")
+    p.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS", help=(
+        "seconds per vector for --decoder (default 600); then the decoder and every process it started "
+        "are killed (SIGTERM, then SIGKILL) and the vector fails"))
     p.add_argument("--no-coverage", action="store_true", help="skip the check that every requirement has a vector")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the summary lines")
     p.set_defaults(run=run_conformance)
@@ -45,6 +49,8 @@ def run_conformance(args: argparse.Namespace) -> int:
         raise InputError(f"--only: some of {' '.join(args.only)} are not vectors of {root}")
     for vector in vectors:  # a damaged vector set is refused before anything runs
         vector.check_files()
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):
+        raise InputError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
     if args.decoder:
         try:
             candidate = CommandCandidate(args.decoder, frames_format=args.frames, timeout=args.timeout)
