@@ -124,20 +124,3 @@ def reconstruct(header: SequenceHeader, units: Iterable[Unit]) -> Reconstruction
 
     Nothing is read or computed until `arrays()`, `digests()` or `write()` asks."""
     return Reconstruction(header, units)
-
-
-def read_dump(directory: str | os.PathLike[str], only: Iterable[str] | None = None) -> dict[str, np.ndarray]:
-    """The arrays of a dump directory (or only those named), checked against its index (shape and size)."""
-    directory = Path(directory)
-    index = json.loads((directory / "index.json").read_text())
-    wanted = None if only is None else set(only)
-    out = {}
-    for name, entry in index.items():
-        if wanted is not None and name not in wanted:
-            continue
-        shape = tuple(entry["shape"])
-        data = (directory / f"{name}.f32").read_bytes()
-        if len(data) != 4 * int(np.prod(shape)):
-            raise ValueError(f"{directory / name}.f32: {len(data)} bytes, the index says shape {shape}")
-        out[name] = np.frombuffer(data, dtype="<f4").reshape(shape)
-    return out

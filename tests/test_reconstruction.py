@@ -10,7 +10,8 @@ import pytest
 from ptcodec.cli import main
 from ptcodec.ptv import serialize
 from ptcodec.quant import dequantize_keyframe
-from ptcodec.reconstruction import digest, read_dump, reconstruct
+from ptcodec.conformance.compare import read_dump
+from ptcodec.reconstruction import digest, reconstruct
 from tests.conftest import make_header, make_keyframe, tiny_scene
 
 

@@ -210,6 +210,13 @@ def dump_digests(directory: str | os.PathLike[str], expected: Collection[str]) -
     return {name: array_digest(directory, name, shapes[name]) for name in expected if name in shapes}
 
 
+def read_dump(directory: str | os.PathLike[str], only: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    """The arrays of a reconstruction dump (or only those named), each checked against its index entry."""
+    shapes = read_dump_index(directory, () if only is None else list(only))
+    wanted = shapes if only is None else [name for name in only if name in shapes]
+    return {name: read_array(directory, name, shapes[name]) for name in wanted}
+
+
 def tier2_differences(reference: dict[str, str], candidate: dict[str, str]) -> list[str]:
     """Names of the reference arrays the candidate lacks or gets wrong, in reference order."""
     return [name for name, sha in reference.items() if candidate.get(name) != sha]

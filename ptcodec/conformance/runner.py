@@ -187,11 +187,11 @@ def _explain(ref: Vector, outcome: Outcome, name: str) -> str:
 
 def reference_array(ref: Vector, name: str) -> np.ndarray:
     from ptcodec.ptv import read_all
-    from ptcodec.reconstruction import read_dump, reconstruct
+    from ptcodec.reconstruction import reconstruct
 
     tensors = ref.directory / ref.test["tier2"]["tensors"]
     if (tensors / f"{name}.f32").exists():
-        return read_dump(tensors, only=[name])[name]
+        return compare.read_dump(tensors, only=[name])[name]
     header, records = read_all(ref.stream.read_bytes())
     return dict(reconstruct(header, [r.unit for r in records[1:]]).arrays())[name]
 
