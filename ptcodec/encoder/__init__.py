@@ -10,13 +10,13 @@
 
 from ptcodec.encoder.options import PRESETS, EncoderOptions
 
-__all__ = ["PRESETS", "EncodePlan", "EncodeReport", "Encoder", "EncoderOptions", "KeyframeReport"]
+__all__ = ["PRESETS", "EncodeReport", "Encoder", "EncoderOptions", "KeyframeReport"]
 
 
 def __getattr__(name: str):
     """The encoder itself needs torch: import it on first use, so that the CLI
     can read the options without loading torch."""
-    if name in ("EncodePlan", "EncodeReport", "Encoder", "KeyframeReport"):
+    if name in ("EncodeReport", "Encoder", "KeyframeReport"):
         from ptcodec.encoder import encoder
 
         return getattr(encoder, name)

@@ -23,7 +23,7 @@ from ptcodec.jobs.transcode import TranscodeResult, transcode_file
 from ptcodec.media import read_frames, write_video
 from ptcodec.media.writer import H264_OPTIONS, H264_PIX_FMT
 from ptcodec.media.pixels import psnr
-from ptcodec.outputs import check_output, make_directory
+from ptcodec.outputs import PARTIAL_SUFFIX, check_output, make_directory
 from ptcodec.synthetic import reachable_clip
 
 FPS = Fraction(30)
@@ -70,7 +70,7 @@ def run_demo(directory: str | os.PathLike[str] = "ptcodec-demo", *, frames: int 
     directory = Path(directory)
     check_output(directory, directory=True)
     make_directory(directory)
-    (directory / "demo.ptv.partial").unlink(missing_ok=True)  # the demo starts over: no --resume here
+    (directory / f"demo.ptv{PARTIAL_SUFFIX}").unlink(missing_ok=True)  # the demo starts over: no --resume here
     gen = load_generator("reference")
     clip = reachable_clip(gen, frames=frames, interval=interval, fps=FPS)
     write_video(directory / "input.mkv", clip, FPS, codec="ffv1")
