@@ -114,9 +114,21 @@ class Reconstruction:
             with atomic_file(directory / f"{name}.f32") as f:
                 f.write(data.tobytes())
             index[name] = {"shape": list(data.shape), "sha256": digest(data)}
+        index = {name: index[name] for name in sorted(index, key=index_order)}
         with atomic_file(directory / "index.json") as f:  # last: a dump with an index is complete
             f.write((json.dumps(index, indent=1) + "\n").encode())
         return index
+
+
+INDEX_GROUPS = {"n0": 0, "u": 1, "v": 1, "latent": 2, "noise": 2, "c": 3}
+
+
+def index_order(name: str) -> tuple[int, int, str]:
+    """index.json lists N0, then each keyframe's u and v, then each scene start's latent and noise,
+    then c frame by frame, whatever order the arrays were computed in (the order is not normative:
+    a dump is read by name; a fixed one keeps the same dump the same bytes)."""
+    kind, _, frame = name.partition("_")
+    return INDEX_GROUPS.get(kind, 4), int(frame) if frame.isdigit() else -1, name
 
 
 def reconstruct(header: SequenceHeader, units: Iterable[Unit]) -> Reconstruction:
