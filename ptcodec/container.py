@@ -253,6 +253,6 @@ def _payload_start(data: bytes, header: SequenceHeader) -> tuple[int | None, boo
     return getattr(unit, "frame_index", None), isinstance(unit, SceneInit)
 
 
-def open(path: "str | os.PathLike[str] | InputContainer") -> InputContainer:  # noqa: A001 - mirrors av.open
+def open(path: str | os.PathLike[str] | InputContainer) -> InputContainer:  # noqa: A001 - mirrors av.open
     """A container for this path; an open container is handed back as it is."""
     return path if isinstance(path, InputContainer) else InputContainer(path)

@@ -82,7 +82,7 @@ def open_input(path: str | os.PathLike[str]) -> Input:
         if stat.S_ISREG(mode):
             with open(path, "rb") as f:
                 return Input(path, f.read(4) == EBML_MAGIC)
-        return _sniffed(path, open(path, "rb"), close=True)  # noqa: SIM115 - closed with the Input
+        return _sniffed(path, open(path, "rb"), close=True)
     except OSError as e:
         raise InputError(f"{path}: cannot read ({e.strerror})") from None
 
@@ -131,7 +131,7 @@ class PromptTrack:
         return self.codec_private + b"".join(data for data, _, _ in self.packets)
 
 
-def _open(source: "str | BinaryIO", path: str):
+def _open(source: str | BinaryIO, path: str):
     import av
 
     try:
@@ -145,7 +145,7 @@ def _reason(error: BaseException) -> str:
     return " ".join(str(getattr(error, "strerror", None) or error or type(error).__name__).split())
 
 
-def read_prompt_track(source: "str | os.PathLike[str] | Input") -> PromptTrack:
+def read_prompt_track(source: str | os.PathLike[str] | Input) -> PromptTrack:
     """Find the PTV1 track and read its CodecPrivate and Blocks (payloads are not parsed here).
 
     `source` is a path or an `Input` (which may be a pipe: the file is read once, front to back)."""

@@ -29,7 +29,7 @@ def work(fn) -> int:
     """The number of Python and C function calls `fn()` makes."""
     calls = 0
 
-    def count(frame, event, arg):  # noqa: ARG001 - the profiler's signature
+    def count(frame, event, arg):
         nonlocal calls
         if event in ("call", "c_call"):
             calls += 1

@@ -35,7 +35,7 @@ def ptcodec_cli(*args, stdin: bytes | None = None, shell: str | None = None) -> 
         command = ["bash", "-c", shell.replace("PTCODEC", f"{sys.executable} -m ptcodec")]
     else:
         command = [sys.executable, "-m", "ptcodec", *map(str, args)]
-    return subprocess.run(command, input=stdin, capture_output=True, env=env, timeout=60)
+    return subprocess.run(command, input=stdin, capture_output=True, env=env, timeout=60, check=False)
 
 
 def one_line_error(result: subprocess.CompletedProcess) -> str:

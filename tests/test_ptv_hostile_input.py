@@ -205,9 +205,8 @@ def every_reader_path(data: bytes, path: Path) -> None:
     with contextlib.suppress(PtvError):
         PtvReader(data).index()
     path.write_bytes(data)
-    with contextlib.suppress(PtcodecError):
-        with ptcodec.open(path) as container:
-            list(container.demux())
+    with contextlib.suppress(PtcodecError), ptcodec.open(path) as container:
+        list(container.demux())
     try:
         header, records = read_all(data)
     except PtvError:

@@ -18,7 +18,14 @@ from typing import BinaryIO
 
 from ptcodec.errors import InputError, InvalidValueError, PtvError, TruncatedError
 from ptcodec.ptv import rules
-from ptcodec.ptv.framing import ByteSource, UnitRecord, read_magic, read_unit, scan_unit, seekable
+from ptcodec.ptv.framing import (
+    ByteSource,
+    UnitRecord,
+    read_magic,
+    read_unit,
+    scan_unit,
+    seekable,
+)
 from ptcodec.ptv.packet import Packet
 from ptcodec.ptv.syntax import MAGIC
 from ptcodec.ptv.units import Keyframe, SceneInit, SequenceHeader, unit_name
@@ -167,9 +174,9 @@ class PtvReader:
 
     def _restart(self) -> None:
         """Go back to the first unit after the sequence header: a seek, or units read ahead."""
-        if self._ahead and self._ahead[-1].offset + self._ahead[-1].size == self._source.tell():
-            if self._ahead[0].offset == self._body:
-                return  # codec_private read these and nothing more
+        ahead = self._ahead
+        if ahead and ahead[0].offset == self._body and ahead[-1].offset + ahead[-1].size == self._source.tell():
+            return  # codec_private read these and nothing more
         if not self.seekable:
             raise InputError(f"{self.path or 'the stream'}: a pipe or other stream that cannot seek can be read "
                              "only once; save it to a file to read it again")
