@@ -183,7 +183,7 @@ def _from_access_point(packets: Iterable[Packet], start: int) -> Iterator[Packet
     else:
         if skipped and not held:
             raise InvalidValueError(f"no random access point (a packet that opens a scene) in {skipped} packets: "
-                                    "nothing can be decoded", field="unit_type")
+                                    "nothing can be decoded")
         yield from held
         return
     yield from packets
