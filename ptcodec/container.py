@@ -13,13 +13,15 @@ Parsing needs no torch; `decode()` loads the generator the stream names.
 from __future__ import annotations
 
 import io
+import itertools
 import os
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
 from ptcodec import mkv
-from ptcodec.errors import InputError, PtcodecError
+from ptcodec.errors import DamageWarning, InvalidValueError, PtcodecError
 from ptcodec.ptv import Packet, PtvReader, SceneInit, SequenceHeader
 from ptcodec.ptv.framing import read_unit
 
@@ -55,18 +57,35 @@ class PromptStream:
 
 
 class InputContainer:
+    """A prompt stream opened by path ("-" for standard input). A regular file
+    can be demuxed any number of times; standard input, a pipe or a FIFO is
+    read once, front to back (`rereadable` is False)."""
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = os.fspath(path)
-        if not os.path.isfile(self.path):
-            raise InputError(f"{self.path}: no such file")
-        self.format = "matroska" if mkv.is_matroska(self.path) else "ptv"
-        self._track = mkv.read_prompt_track(self.path) if self.format == "matroska" else None
-        source = self._track.codec_private if self._track else self.path
-        with PtvReader(source, path=self.path) as reader:
-            header = reader.header
-            private = reader.codec_private() if self._track is None else self._track.codec_private
+        given = mkv.open_input(path)
+        self.path = given.path
+        self.format = "matroska" if given.matroska else "ptv"
+        self.rereadable = given.stream is None
+        self._reader: PtvReader | None = None
+        try:
+            self._track = mkv.read_prompt_track(given) if given.matroska else None
+            if self._track is not None:
+                with PtvReader(self._track.codec_private, path=f"{self.path} (codec private data)") as reader:
+                    header, private = reader.header, self._track.codec_private
+            else:
+                reader = PtvReader(given.stream or self.path, path=self.path, closes=True)
+                header, private = reader.header, reader.codec_private()
+                if self.rereadable:
+                    reader.close()
+                else:
+                    self._reader = reader  # a stream is read once: demux() goes on from here
+        finally:
+            if given.matroska:
+                given.close()
         index = self._track.stream_index if self._track else 0
         self.streams = [PromptStream(index, header, private)]
+        self.has_audio = bool(self._track and self._track.has_audio)
+        """A Matroska file with audio beside its prompt track."""
 
     @property
     def header(self) -> SequenceHeader:
@@ -74,16 +93,16 @@ class InputContainer:
 
     def reader(self) -> PtvReader:
         """The whole stream as a `.ptv` byte stream (Matroska: CodecPrivate + Blocks)."""
-        if self._track is None:
-            return PtvReader(self.path)
-        return PtvReader(self._track.ptv_bytes(), path=f"{self.path} (prompt track)")
+        if self._track is not None:
+            return PtvReader(self._track.ptv_bytes(), path=f"{self.path} (prompt track)")
+        return self._reader or PtvReader(self.path)
 
     def demux(self) -> Iterator[Packet]:
         """The temporal units in order. From a `.ptv` file they are parsed and
         checked as a whole stream; from Matroska each Block is handed out as it
         stands (a damaged Block reaches the decoder, which conceals it)."""
         if self._track is None:
-            with PtvReader(self.path) as reader:
+            with self.reader() as reader:
                 yield from reader.packets()
             return
         fps = self.header.fps
@@ -110,6 +129,8 @@ class InputContainer:
 
     def close(self) -> None:
         self._track = None
+        if self._reader is not None:
+            self._reader.close()
 
     def __enter__(self) -> "InputContainer":
         return self
@@ -118,18 +139,52 @@ class InputContainer:
         self.close()
 
 
-def decode_range(decoder, packets, start: int = 0, end: int | None = None) -> Iterator:
-    """DecodedFrames start .. end-1: packets before the last access point at or
-    before `start` are skipped, frames before `start` are generated but not returned."""
-    packets = list(packets)
-    access = [i for i, p in enumerate(packets) if p.is_keyframe and p.pts <= start]
-    first = access[-1] if access else 0
-    for packet in [*packets[first:], None]:
+def decode_range(decoder, packets: Iterable[Packet], start: int = 0, end: int | None = None) -> Iterator:
+    """DecodedFrames start .. end-1: decoding begins at the last access point at
+    or before `start` (or, when there is none, at the next one, with a warning);
+    frames before `start` are generated but not returned."""
+    for packet in itertools.chain(_from_access_point(packets, start), [None]):
         for frame in decoder.decode_iter(packet):  # a frame at a time: a long temporal unit is never held whole
             if frame.index >= start and (end is None or frame.index < end):
                 yield frame
             if end is not None and decoder.next_index >= end:
                 return
+
+
+def _from_access_point(packets: Iterable[Packet], start: int) -> Iterator[Packet]:
+    """The packets from the last access point at or before frame `start` on.
+
+    Without one (a Matroska track that lost its first Block, say) decoding can
+    only begin at the next access point: a DamageWarning names the frame."""
+    packets = iter(packets)
+    held: list[Packet] = []
+    skipped = 0
+    for packet in packets:
+        if packet.pts <= start and packet.is_keyframe:
+            held = [packet]
+            continue
+        if packet.pts <= start and held:
+            held.append(packet)
+            continue
+        if not held and not packet.is_keyframe:
+            skipped += 1
+            continue
+        if not held:
+            seconds = float(packet.pts * packet.time_base)
+            warnings.warn(DamageWarning(
+                f"no random access point at or before frame {start}; decoding starts at the next one, "
+                f"{seconds:.3f} s (frame {packet.pts})"), stacklevel=3)
+        yield from held
+        yield packet
+        held = []
+        break
+    else:
+        if skipped and not held:
+            raise InvalidValueError(f"no random access point (a packet that opens a scene) in {skipped} packets: "
+                                    "nothing can be decoded")
+        yield from held
+        return
+    yield from packets
 
 
 def _payload_start(data: bytes, header: SequenceHeader) -> tuple[int | None, bool]:
@@ -142,5 +197,6 @@ def _payload_start(data: bytes, header: SequenceHeader) -> tuple[int | None, boo
     return getattr(unit, "frame_index", None), isinstance(unit, SceneInit)
 
 
-def open(path: str | os.PathLike[str]) -> InputContainer:  # noqa: A001 - mirrors av.open
-    return InputContainer(path)
+def open(path: str | os.PathLike[str] | InputContainer) -> InputContainer:  # noqa: A001 - mirrors av.open
+    """A container for this path; an open container is handed back as it is."""
+    return path if isinstance(path, InputContainer) else InputContainer(path)

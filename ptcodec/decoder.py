@@ -38,7 +38,7 @@ import torch
 
 from ptcodec import conditioning
 from ptcodec.conditioning import FramePlan
-from ptcodec.errors import DamageWarning, GeneratorError, PtvError
+from ptcodec.errors import DamageWarning, GeneratorError, InvalidValueError, PtvError
 from ptcodec.generators.base import Generator
 from ptcodec.generators.onestep import initial_noise
 from ptcodec.media.pixels import to_uint8
@@ -206,8 +206,35 @@ class Decoder:
                 return
             yield from self._conceal(packet.pts)
             self._lost = False
+        problem = self._out_of_order(units)
+        if problem is not None:
+            yield from self._lose(packet.pts, f"undecodable packet ({problem})")
+            return
         for unit in units:
             yield from self._unit(unit)
+
+    def _out_of_order(self, units: list[Unit]) -> str | None:
+        """Why this packet cannot follow what was decoded, or None. A whole stream's order is
+        checked by the reader (spec 3.2); packets from a container are checked here, as they
+        come: a Matroska Block after a lost one may hold a keyframe of a scene never opened."""
+        last = None if self.key is None else self.key.index
+        scene = None
+        for unit in units:
+            if isinstance(unit, SceneInit):
+                if scene is not None:
+                    return f"the scene-init unit for frame {unit.frame_index} follows the one for frame {scene}"
+                if last is not None and unit.frame_index <= last:
+                    return f"a scene starts at frame {unit.frame_index}, not after keyframe {last}"
+                scene = unit.frame_index
+            elif isinstance(unit, Keyframe):
+                if scene is not None and unit.frame_index != scene:
+                    return f"keyframe {unit.frame_index} follows the scene-init unit for frame {scene}"
+                if scene is None and last is None:
+                    return f"keyframe {unit.frame_index} belongs to a scene this decoder has not seen"
+                if scene is None and unit.frame_index <= last:
+                    return f"keyframe {unit.frame_index} does not come after keyframe {last}"
+                last, scene = unit.frame_index, None
+        return None if scene is None else f"the scene-init unit for frame {scene} has no keyframe"
 
     def _lose(self, frame: int, what: str) -> Iterator[DecodedFrame]:
         seconds = float(frame * self.header.time_base)
@@ -274,7 +301,8 @@ class Decoder:
             self.key = _Key(b, factors, frames[0], latents[0:1])
             return
         key = self.key
-        assert key is not None, "a keyframe without a scene (the reader's rules prevent this)"
+        if key is None:  # units pushed out of order (packets are checked in _out_of_order)
+            raise InvalidValueError(f"keyframe {b} comes without its scene-init unit", field="frame_index")
         rules.check_frame_gap(key.index, b, self.header, to="keyframe")
         yield self._frame(key.index, key.frame)
         chunks = (self.segment_conditioning(key.factors, factors, key.index, b, t, t + self.max_batch)

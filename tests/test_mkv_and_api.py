@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -57,6 +58,16 @@ def test_ptv_to_mkv_to_ptv_is_byte_identical(tmp_path, crc):
     assert result.packets == 3
     assert demux(tmp_path / "a.mkv", tmp_path / "b.ptv") == 3
     assert (tmp_path / "b.ptv").read_bytes() == data
+
+
+def test_mux_of_a_stream_without_frames_is_refused_in_one_line(tmp_path, capsys):
+    """FFmpeg cannot read back a Matroska file without Blocks, so mux says so and writes nothing."""
+    empty = Path(__file__).resolve().parents[1] / "bitstream" / "valid" / "empty" / "stream.ptv"
+    assert list(PtvReader(empty).packets()) == []
+    assert main(["mux", str(empty), str(tmp_path / "e.mkv")]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "no temporal units" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_mkv_with_real_video_and_audio(encoded, tmp_path):

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import random
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import ptcodec
 from ptcodec.errors import (
     CrcMismatchError,
     InvalidValueError,
     LimitExceededError,
+    PtcodecError,
     PtvError,
     TruncatedError,
 )
 from ptcodec.ptv import MAGIC, Keyframe, PtvReader, SceneInit, read_all, serialize
 from ptcodec.ptv.syntax import UnitType
 from tests.conftest import make_header
+from tests.mutations import mutate
 from tests.ptv_strategies import streams
 
 
@@ -160,3 +167,63 @@ def test_latent_shape_must_match_the_header(tiny_stream):
     wrong = SceneInit.from_latent(0, np.zeros((1, header.latent_channels, 1, 1), np.float32))
     with pytest.raises(InvalidValueError, match="disagrees with the sequence header"):
         serialize(header, [wrong, units[1]])
+
+
+# --- bounded fuzz of the committed vectors (issue 11, "Tests") ---------------------------
+
+VALID_VECTORS = sorted((Path(__file__).resolve().parents[1] / "bitstream" / "valid").glob("*/stream.ptv"))
+FUZZ_CASES = 3000
+RECONSTRUCTED_FRAMES = 10_000
+"""Reconstruct a mutated stream only when it describes at most this many frames:
+the test is about exceptions, and frame counts are bounded by the level limits."""
+
+
+class Pipe(io.RawIOBase):
+    """Reads like a pipe: forward only, short reads."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        chunk = self._data.read(min(len(buffer), 1000))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def every_reader_path(data: bytes, path: Path) -> None:
+    """Parse `data` every way a user can; only PtvError (a PtcodecError) may come out."""
+    from ptcodec.reconstruction import reconstruct
+
+    for source in (lambda: data, lambda: io.BufferedReader(Pipe(data))):
+        with contextlib.suppress(PtvError):
+            list(PtvReader(source()).units())
+        with contextlib.suppress(PtvError):
+            list(PtvReader(source()).packets())
+    with contextlib.suppress(PtvError):
+        PtvReader(data).index()
+    path.write_bytes(data)
+    with contextlib.suppress(PtcodecError), ptcodec.open(path) as container:
+        list(container.demux())
+    try:
+        header, records = read_all(data)
+    except PtvError:
+        return
+    units = [r.unit for r in records[1:]]
+    frames = [getattr(u, "frame_index", 0) for u in units]
+    if max([header.frame_count, *frames]) <= RECONSTRUCTED_FRAMES:
+        reconstruct(header, units).digests()
+
+
+def test_mutated_vectors_raise_only_ptv_errors(tmp_path):
+    """Seeded byte flips, cuts, duplicated and deleted chunks of every committed valid vector."""
+    rng = random.Random(7)
+    vectors = [p.read_bytes() for p in VALID_VECTORS]
+    parsed = 0
+    for _ in range(FUZZ_CASES):
+        data = mutate(rng.choice(vectors), rng, focus=256)
+        every_reader_path(data, tmp_path / "m.ptv")
+        parsed += parses_or_ptv_error(data)
+    assert 0 < parsed < FUZZ_CASES  # the mutations reach both outcomes

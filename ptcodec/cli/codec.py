@@ -181,17 +181,16 @@ def run_decode(args: argparse.Namespace) -> int:
 
     from ptcodec.generators.base import torch_device
 
-    with open_container(args.input) as container:
-        generator_id = container.header.generator_id
     torch_device(args.device)  # a device this machine lacks is the user's error (status 1), not a missing generator
-    try:
-        result = decode_file(args.input, args.output, codec=args.codec,
-                             generator_options=generator_options(args, generator_id),
-                             check_fingerprint=not args.ignore_fingerprint, max_batch=args.batch, quiet=args.quiet,
-                             start=args.start, duration=args.duration)
-    except GeneratorError as error:  # a valid stream this machine cannot generate: its own exit status
-        print(f"ptcodec: error: {error}", file=sys.stderr)
-        return GENERATOR_MISSING
+    with open_container(args.input) as container:  # opened once: a pipe or FIFO can be read only once
+        try:
+            result = decode_file(container, args.output, codec=args.codec,
+                                 generator_options=generator_options(args, container.header.generator_id),
+                                 check_fingerprint=not args.ignore_fingerprint, max_batch=args.batch,
+                                 quiet=args.quiet, start=args.start, duration=args.duration)
+        except GeneratorError as error:  # a valid stream this machine cannot generate: its own exit status
+            print(f"ptcodec: error: {error}", file=sys.stderr)
+            return GENERATOR_MISSING
     concealed = f", {result.concealed} concealed" if result.concealed else ""
     print(f"{args.output}: {result.frames} frames{concealed}, {result.fps:.1f} frames/s")
     return 0

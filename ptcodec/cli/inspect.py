@@ -10,12 +10,17 @@ from ptcodec.ptv import PtvReader
 
 
 def open_reader(path: str) -> PtvReader:
-    """A `.ptv` file, or the prompt track of a Matroska file, as one stream."""
-    from ptcodec.mkv import is_matroska, read_prompt_track
+    """A `.ptv` file, or the prompt track of a Matroska file, as one stream;
+    "-" is standard input. A pipe or FIFO is read once, front to back."""
+    from ptcodec.mkv import open_input, read_prompt_track
 
-    if is_matroska(path):
-        return PtvReader(read_prompt_track(path).ptv_bytes(), path=f"{path} (prompt track)")
-    return PtvReader(path)
+    given = open_input(path)
+    if given.matroska:
+        try:
+            return PtvReader(read_prompt_track(given).ptv_bytes(), path=f"{path} (prompt track)")
+        finally:
+            given.close()
+    return PtvReader(given.stream or path, path=path, closes=True)
 from ptcodec.ptv.dump import CONFORMANCE_HASH_OVER, record_dict, unit_fields
 from ptcodec.ptv.summary import StreamSummary, summarize
 from ptcodec.ptv.syntax import InterpRule, PrevLatentRule, QuantScheme

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ptcodec.container import decode_range
+from ptcodec.container import InputContainer, decode_range
 from ptcodec.container import open as open_container
 from ptcodec.decoder import DecodedFrame, Decoder
 from ptcodec.errors import InputError
@@ -36,7 +37,7 @@ class DecodeResult:
 
 
 def decode_file(
-    source: str | os.PathLike[str], output: str | os.PathLike[str], *, codec: str | None = None,
+    source: str | os.PathLike[str] | InputContainer, output: str | os.PathLike[str], *, codec: str | None = None,
     generator_options: dict | None = None, check_fingerprint: bool = True, max_batch: int = 16,
     quiet: bool = False, on_frame: Callable[[DecodedFrame], None] | None = None,
     start: float | None = None, duration: float | None = None,
@@ -45,16 +46,20 @@ def decode_file(
         raise InputError(f"start must be a time in seconds >= 0, got {start}")
     if duration is not None and not duration > 0:
         raise InputError(f"duration must be a time in seconds > 0, got {duration}")
-    with open_container(source) as container:
+    with open_container(source) as container:  # `source` may be an open container (a pipe is read once)
         header = container.header
         fps = header.fps
         first = round(start * fps) if start else 0
         end = first + max(1, round(duration * fps)) if duration else None
         if header.frame_count and first >= header.frame_count:
-            raise InputError(f"{source}: --start {start} s is past the end ({float(header.frame_count / fps):.3f} s)")
-        keep_audio = container.format == "matroska" and not first and takes_audio(output)
-        audio = os.fspath(source) if keep_audio else None
-        refuse_inputs(os.fspath(output), [source])
+            raise InputError(f"{container.path}: --start {start} s is past the end "
+                             f"({float(header.frame_count / fps):.3f} s)")
+        keep_audio = container.format == "matroska" and container.rereadable and not first and takes_audio(output)
+        audio = container.path if keep_audio else None
+        if container.has_audio and not container.rereadable and takes_audio(output):
+            warnings.warn(f"{container.path}: its audio is not copied, because a pipe can be read only once; "
+                          "decode the file itself to keep the audio", stacklevel=2)
+        refuse_inputs(os.fspath(output), [container.path])
         writer = VideoWriter(output, fps, codec=codec, audio_from=audio)  # a bad output is refused before any work
         gen = load_generator(header.generator_id, **(generator_options or {}))
         decoder = Decoder(header, gen, max_batch=max_batch, check_fingerprint=check_fingerprint)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -164,21 +165,12 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
     reported as truncated.
     """
     name = os.fspath(path)
+    if _is_stream(name):
+        raise InputError(f"{name}: is a pipe or FIFO, which can be read only once; probing reads the file twice "
+                         "(to decode its first frame, then to count its packets): save it to a file first")
     container, stream = _open(name)
     try:
-        width, height = stream.codec_context.width, stream.codec_context.height
-        first = next(_decode(container, stream, name), None)
-        if first is not None and (width <= 0 or height <= 0):
-            width, height = first.width, first.height
-        info = VideoInfo(
-            path=name,
-            width=width,
-            height=height,
-            fps=_stream_rate(name, stream),
-            frame_count=stream.frames if stream.frames > 0 else None,
-            codec=stream.codec_context.codec.canonical_name,  # "mp3", not the decoder "mp3float"
-            has_audio=len(container.streams.audio) > 0,
-        )
+        info = _info(name, container, stream, next(_decode(container, stream, name), None))
     finally:
         container.close()
     packets = _count_packets(name)
@@ -209,6 +201,15 @@ def read_frames(
     raise at the call; the file is closed when the iterator is exhausted or closed.
     """
     name = os.fspath(path)
+    geometry, rate = _options(name, size, fit, multiple, fps, start, max_frames)
+    container, stream = _open(name)
+    return _read(container, stream, name, geometry, rate, start, max_frames)
+
+
+def _options(
+    name: str, size, fit: str, multiple: int, fps, start: int, max_frames: int | None
+) -> tuple[Geometry, Fraction | None]:
+    """The options of `read_frames`, checked: (geometry, output rate or None)."""
     try:
         geometry = Geometry(size, fit, multiple)
         rate = None if fps is None else as_fraction(fps)
@@ -218,8 +219,7 @@ def read_frames(
             raise InputError(f"max_frames must be a non-negative integer or None, not {max_frames!r}")
     except InputError as exc:
         raise InputError(f"{name}: {exc}") from exc
-    container, stream = _open(name)
-    return _read(container, stream, name, geometry, rate, start, max_frames)
+    return geometry, rate
 
 
 def load_clip(
@@ -234,16 +234,64 @@ def load_clip(
 ) -> Clip:
     """Read a clip into memory with the options of `read_frames`; at least one frame."""
     name = os.fspath(path)
-    info = probe(name)
-    frames = list(
-        read_frames(name, size=size, fit=fit, multiple=multiple, fps=fps, start=start, max_frames=max_frames)
-    )
+    if _is_stream(name):
+        info, frames = _load_once(name, size, fit, multiple, fps, start, max_frames)
+    else:
+        info = probe(name)
+        frames = list(
+            read_frames(name, size=size, fit=fit, multiple=multiple, fps=fps, start=start, max_frames=max_frames)
+        )
     if not frames:
         raise InputError(f"{name}: no frames to read (start={start}, max_frames={max_frames})")
     return Clip(np.stack(frames), info.fps if fps is None else as_fraction(fps), info)
 
 
+def _load_once(
+    name: str, size, fit: str, multiple: int, fps, start: int, max_frames: int | None
+) -> tuple[VideoInfo, list[np.ndarray]]:
+    """`load_clip` of a pipe or FIFO, which can be read only once: what `probe`
+    reports comes from the same pass that reads the frames (the frame count is
+    the frames decoded; truncation is found from the stream's duration alone)."""
+    geometry, rate = _options(name, size, fit, multiple, fps, start, max_frames)
+    container, stream = _open(name)
+    try:
+        info = _info(name, container, stream, None)
+    except BaseException:
+        container.close()
+        raise
+    frames = list(_read(container, stream, name, geometry, rate, start, max_frames))
+    return replace(info, frame_count=info.frame_count or len(frames)), frames
+
+
+def _info(
+    name: str, container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+    first: av.VideoFrame | None,
+) -> VideoInfo:
+    """What `probe` says of an open file (the first decoded frame gives the size when the codec does not)."""
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if first is not None and (width <= 0 or height <= 0):
+        width, height = first.width, first.height
+    return VideoInfo(
+        path=name,
+        width=width,
+        height=height,
+        fps=_stream_rate(name, stream),
+        frame_count=stream.frames if stream.frames > 0 else None,
+        codec=stream.codec_context.codec.canonical_name,  # "mp3", not the decoder "mp3float"
+        has_audio=len(container.streams.audio) > 0,
+    )
+
+
 # --- opening -----------------------------------------------------------------
+
+
+def _is_stream(name: str) -> bool:
+    """A FIFO, a pipe (/dev/stdin, <(...)) or a device: it can be read only once, front to back."""
+    try:
+        mode = os.stat(name).st_mode
+    except (OSError, ValueError):
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def _is_pattern(name: str) -> bool:
@@ -272,7 +320,7 @@ def _check_path(name: str) -> str | None:
         raise InputError(
             f"{name}: is a directory, not a video file (for a PNG sequence pass a pattern like DIR/frame_%05d.png)"
         )
-    if os.path.getsize(name) == 0:
+    if not _is_stream(name) and os.path.getsize(name) == 0:  # a FIFO's size is always 0
         raise InputError(f"{name}: the file is empty (0 bytes)")
     return None
 
@@ -283,7 +331,7 @@ def _open(name: str) -> tuple[av.container.InputContainer, av.video.stream.Video
     try:
         container = av.open(name, mode="r", format=forced_format, metadata_errors="replace")
     except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
-        if _looks_like_mp4(name):
+        if not _is_stream(name) and _looks_like_mp4(name):  # a FIFO cannot be opened a second time
             raise InputError(
                 f"{name}: cannot be opened ({_reason(exc)}): it starts like an MP4/MOV file but its index "
                 "(moov box) is missing or damaged: the file is truncated or corrupt"

@@ -70,15 +70,87 @@ def read_magic(stream: BinaryIO) -> None:
         raise InvalidValueError("not a .ptv file (bad signature)", offset=0, field="magic")
 
 
+class ByteSource:
+    """A byte stream read front to back, counting its own offset: a pipe will do.
+
+    Construct's RawCopy seeks back to the start of a unit to copy its bytes, so
+    the bytes of the unit being read are kept (at most one unit, which the
+    level bounds) and `seek` may go back within them; `begin_unit` lets them go.
+    Nothing here calls the underlying stream's `seek` or `tell`.
+    """
+
+    def __init__(self, stream: BinaryIO, offset: int = 0) -> None:
+        self._stream = stream
+        self._kept = bytearray()
+        self._kept_at = offset
+        """Offset of _kept[0]."""
+        self._position = offset
+
+    def begin_unit(self) -> int:
+        """Forget the bytes before the current position; returns that position."""
+        del self._kept[: self._position - self._kept_at]
+        self._kept_at = self._position
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, position: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_CUR:
+            position += self._position
+        elif whence != io.SEEK_SET:
+            raise io.UnsupportedOperation("a forward-only source cannot seek from its end")
+        if not self._kept_at <= position <= self._kept_at + len(self._kept):
+            raise io.UnsupportedOperation(f"a forward-only source cannot seek to byte {position}")
+        self._position = position
+        return position
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to `size` bytes (all the rest for -1); fewer only at the end of the stream."""
+        start = self._position - self._kept_at
+        if size is not None and size >= 0:
+            while len(self._kept) - start < size and self._fill(size - (len(self._kept) - start)):
+                pass
+            data = bytes(self._kept[start : start + size])
+        else:
+            while self._fill(1 << 16):
+                pass
+            data = bytes(self._kept[start:])
+        self._position += len(data)
+        return data
+
+    def _fill(self, size: int) -> bool:
+        chunk = self._stream.read(size)
+        if not chunk:
+            return False
+        self._kept += chunk
+        return True
+
+
+def seekable(stream: BinaryIO) -> bool:
+    """Whether a file object can seek (a pipe's says no, or fails when asked where it is)."""
+    try:
+        if not stream.seekable():
+            return False
+        stream.tell()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
 def read_unit(
-    stream: BinaryIO, header: SequenceHeader | None, index: int, path: str | None = None
+    stream: BinaryIO | ByteSource, header: SequenceHeader | None, index: int, path: str | None = None
 ) -> UnitRecord | None:
     """Parse the next unit from `stream`, or return None at a clean end of stream.
 
-    The payload size is checked against the level before the payload is read,
-    so a hostile size field never causes a large allocation.
+    `stream` is read forward only (a plain stream is read through a ByteSource
+    that starts at its current offset). The payload size is checked against the
+    level before the payload is read, so a hostile size field never causes a
+    large allocation.
     """
-    offset = stream.tell()
+    if not isinstance(stream, ByteSource):
+        stream = ByteSource(stream, stream.tell() if seekable(stream) else 0)
+    offset = stream.begin_unit()
     if not stream.read(1):
         return None
     stream.seek(offset)
@@ -99,13 +171,15 @@ def read_unit(
     return UnitRecord(index, offset, len(data), unit_type, body.layer_id, unit, data)
 
 
-def scan_unit(stream: BinaryIO, header: SequenceHeader, index: int, file_size: int, path: str | None = None):
-    """Read only a unit's framing and the first 4 payload bytes, then skip the rest.
+def scan_unit(stream: BinaryIO, header: SequenceHeader, index: int, file_size: int, path: str | None = None,
+              origin: int = 0):
+    """Read only a unit's framing and the first 4 payload bytes, then seek past the rest.
 
     Returns (offset, unit_type, frame_index or None, total size) or None at the
-    end. Used to index a file for random access without reading its payloads.
+    end; offsets and `file_size` count from `origin`, where the signature is in
+    the file object. Used to index a seekable file without reading its payloads.
     """
-    offset = stream.tell()
+    offset = stream.tell() - origin
     first = stream.read(1)
     if not first:
         return None
@@ -116,7 +190,7 @@ def scan_unit(stream: BinaryIO, header: SequenceHeader, index: int, file_size: i
         size = run_construct(syntax.Leb128().parse_stream, stream)
         if size > parse_params(header)["max_unit_size"]:
             raise LimitExceededError(f"payload_size {size} exceeds the level's max unit size", field="payload_size")
-        payload_start = stream.tell()
+        payload_start = stream.tell() - origin
         frame_index = None
         if unit_header.unit_type in (syntax.UnitType.SCENE_INIT, syntax.UnitType.KEYFRAME):
             head = stream.read(4)
@@ -126,7 +200,7 @@ def scan_unit(stream: BinaryIO, header: SequenceHeader, index: int, file_size: i
         end = payload_start + size + (4 if header.crc_present else 0)
         if end > file_size:
             raise TruncatedError("stream ends inside a unit")
-        stream.seek(end)
+        stream.seek(origin + end)
     except PtvError as error:
         raise error.located(offset=offset, unit_index=index, path=path) from None
     return offset, unit_header.unit_type, frame_index, end - offset
@@ -135,7 +209,7 @@ def scan_unit(stream: BinaryIO, header: SequenceHeader, index: int, file_size: i
 def read_packet_units(data: bytes, header: SequenceHeader) -> list[Unit]:
     """The units of one temporal unit (a packet), each checked on its own as at
     a random access point (spec 11.3); it must hold a keyframe unit."""
-    stream = io.BytesIO(data)
+    stream = ByteSource(io.BytesIO(data))
     units = []
     while (record := read_unit(stream, header, len(units) + 1)) is not None:
         check_unit_alone(record.unit, header)
