@@ -203,3 +203,24 @@ def test_a_container_hands_out_frames_as_they_are_generated(gen, monkeypatch, tm
         frames = list(itertools.islice(container.decode(generator=gen), 6))
     assert [f.pts for f in frames] == list(range(6))
     assert sum(calls) <= 1 + 3 + 16  # keyframe 0, the segment (0, 3], one chunk of the held tail
+
+
+def test_packets_that_cannot_follow_what_was_decoded_are_damage_not_a_crash(gen):
+    """Packets fed to the API decoder straight from a container that lost some: a keyframe of a scene
+    the decoder never opened, or one that does not move forward, is concealed with a warning, and
+    decoding goes on from the next random access point (the second scene, frame 7)."""
+    from ptcodec.errors import DamageWarning
+    from ptcodec.ptv import PtvReader
+
+    header, units = stream(gen, 0, 0, 11)
+    with PtvReader(serialize(header, units)) as reader:
+        packets = list(reader.packets())
+    full = Decoder(header, gen)
+    expected = [f.image for p in [*packets, None] for f in full.decode(p)]
+    for fed in (packets[1:], [packets[0], packets[2], packets[1], *packets[3:]]):
+        decoder = Decoder(header, gen)
+        with pytest.warns(DamageWarning, match="undecodable packet|missing data"):
+            frames = [f for p in [*fed, None] for f in decoder.decode(p)]
+        by_index = {f.index: f for f in frames}
+        assert all(by_index[t].image.tobytes() == expected[t].tobytes() for t in range(7, 11))
+        assert all(not by_index[t].concealed for t in range(7, 11))
