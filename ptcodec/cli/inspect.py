@@ -29,22 +29,22 @@ from ptcodec.ptv.syntax import InterpRule, PrevLatentRule, QuantScheme
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="summarize a .ptv file (or a Matroska prompt track)",
                        description="Summarize a .ptv file, or the prompt track of a Matroska file.")
-    p.add_argument("file")
+    p.add_argument("file", help="a .ptv file or a Matroska file with a prompt track; - for standard input")
     p.add_argument("--json", action="store_true", help="dump every syntax element as JSON")
     p.add_argument("--hash-bytes", action="store_true", help=(
         "with --json, write byte strings over 32 bytes as sha256:HEX (the conformance parse-dump format)"))
     p.set_defaults(run=run_info)
     p = sub.add_parser("validate", help="check a .ptv file (or a Matroska prompt track) against the spec", description=(
         "Exit 0 when FILE is a valid stream; otherwise print one line naming the problem and exit 1."))
-    p.add_argument("file")
+    p.add_argument("file", help="a .ptv file or a Matroska file with a prompt track; - for standard input")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing when the file is valid")
     p.set_defaults(run=run_validate)
     p = sub.add_parser("reconstruct", help="dump everything before the generator (conformance tier 2)",
                        description="Write the dequantized factors, N0, scene-init latents and noise, and the "
                        "conditioning c of every frame as little-endian binary32 files with an index.json of "
                        "shapes and SHA-256 (format: ptcodec/reconstruction.py). Needs no model.")
-    p.add_argument("file")
-    p.add_argument("directory")
+    p.add_argument("file", help="a .ptv file or a Matroska file with a prompt track; - for standard input")
+    p.add_argument("directory", help="where to write the arrays and index.json (created if missing)")
     p.set_defaults(run=run_reconstruct)
 
 
