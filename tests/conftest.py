@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from ptcodec.cli import quiet_threads
 from ptcodec.ptv import Keyframe, SceneInit, SequenceHeader
 
-# Before anything loads torch (nothing above does): OpenMP threads sleep while they wait instead of
-# spinning, so the suite does not slow down many times over on a busy machine; ptcodec's CLI does the same.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Before anything loads torch (nothing above does): on a busy machine OpenMP threads sleep while they
+# wait instead of spinning, so the suite does not slow down several times over (the CLI's rule).
+quiet_threads()
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -102,3 +102,21 @@ def test_truncating_a_ladder_cuts_it(tmp_path, capsys):
     _, records = read_all(out.read_bytes())
     assert {r.unit.rank for r in records if isinstance(r.unit, Keyframe)} == {4}
     assert "cut to rank 4" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("load, set_by_user, expected", [
+    (2.5, {}, "PASSIVE"), (0.3, {}, None), (2.5, {"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE"),
+    (2.5, {"GOMP_SPINCOUNT": "10000"}, None)])
+def test_openmp_threads_wait_passively_only_on_a_busy_machine(monkeypatch, load, set_by_user, expected):
+    import os
+
+    from ptcodec.cli import quiet_threads
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    for key, value in set_by_user.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    quiet_threads()
+    assert os.environ.get("OMP_WAIT_POLICY") == expected
