@@ -195,16 +195,24 @@ class Decoder:
         except PtvError as error:
             yield from self._lose(packet.pts, f"damaged packet ({error})")
             return
-        for unit in units:  # before concealing up to this packet: the level bounds that too
-            if isinstance(unit, (SceneInit, Keyframe)):
-                rules.check_frame_index(unit.frame_index, self.header)
-        if self._expected is not None and packet.pts != self._expected and not self._lost:
-            yield from self._lose(self._expected, f"missing data (next packet at frame {packet.pts})")
-        self._expected = packet.pts + packet.duration if packet.duration else None
+        frame = next(u.frame_index for u in units if isinstance(u, (SceneInit, Keyframe)))
+        try:  # before concealing up to this packet: the level bounds that too
+            for unit in units:
+                if isinstance(unit, (SceneInit, Keyframe)):
+                    rules.check_frame_index(unit.frame_index, self.header)
+        except PtvError as error:
+            yield from self._lose(packet.pts, f"damaged packet ({error})")
+            return
+        if packet.pts != frame:  # the payload's frame index is the one that counts (spec B.2)
+            yield from self._lose(packet.pts, f"damaged packet (its pts {packet.pts} is not its frame {frame})")
+            return
+        if self._expected is not None and frame != self._expected and not self._lost:
+            yield from self._lose(self._expected, f"missing data (next packet at frame {frame})")
+        self._expected = frame + packet.duration if packet.duration else None
         if self._lost:
             if not isinstance(units[0], SceneInit):
                 return
-            yield from self._conceal(packet.pts)
+            yield from self._conceal(frame)
             self._lost = False
         problem = self._out_of_order(units)
         if problem is not None:

@@ -9,6 +9,16 @@ unit index and field path.
 from __future__ import annotations
 
 
+def one_line(error: BaseException, *, with_class: bool = False, limit: int = 300) -> str:
+    """An exception's own words on one line, at most `limit` characters: the OS's reason
+    (strerror) when it has one, else its message, else its class name; `with_class` puts
+    the class first, for errors from libraries whose messages do not say what failed."""
+    text = " ".join(str(getattr(error, "strerror", None) or error).split())[:limit]
+    if not text:
+        return type(error).__name__
+    return f"{type(error).__name__}: {text}" if with_class else text
+
+
 class PtcodecError(Exception):
     """Base of every error ptcodec raises on purpose."""
 

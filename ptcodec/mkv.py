@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import BinaryIO
 
-from ptcodec.errors import InputError
+from ptcodec.errors import InputError, one_line
 from ptcodec.outputs import atomic_file, check_output, write_error
 from ptcodec.ptv import MAGIC, Packet, PtvReader
 
@@ -139,12 +139,7 @@ def _open(source: str | BinaryIO, path: str):
     try:
         return av.open(source, metadata_errors="replace")
     except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as e:
-        raise InputError(f"{path}: cannot open as Matroska ({e.__class__.__name__}: {_reason(e)})") from None
-
-
-def _reason(error: BaseException) -> str:
-    """An error's own words on one line."""
-    return " ".join(str(getattr(error, "strerror", None) or error or type(error).__name__).split())
+        raise InputError(f"{path}: cannot open as Matroska ({e.__class__.__name__}: {one_line(e)})") from None
 
 
 def read_prompt_track(source: str | os.PathLike[str] | Input) -> PromptTrack:
@@ -169,7 +164,7 @@ def read_prompt_track(source: str | os.PathLike[str] | Input) -> PromptTrack:
                 packets.append((bytes(packet), packet.pts * tb, duration))
         except (av.FFmpegError, OSError) as e:
             raise InputError(f"{path}: reading the prompt track failed after {len(packets)} Blocks "
-                             f"({_reason(e)}): the file is truncated or corrupt") from None
+                             f"({one_line(e)}): the file is truncated or corrupt") from None
         has_audio = any(s.type == "audio" for s in container.streams)
         return PromptTrack(path, stream.index, private, packets, has_audio)
     finally:
@@ -267,7 +262,7 @@ def write_matroska(output: str | os.PathLike[str], header, private: bytes, packe
                 out.mux(packet)
         except av.FFmpegError as e:
             copied = f" (with the tracks of {with_source}, which may be damaged)" if copies else ""
-            raise InputError(f"{output}: FFmpeg cannot write this Matroska file{copied}: {_reason(e)}") from None
+            raise InputError(f"{output}: FFmpeg cannot write this Matroska file{copied}: {one_line(e)}") from None
         out.close()
         os.replace(temporary, output)
     except BaseException as error:
@@ -294,7 +289,7 @@ def _copies(out, container, path: str, with_video: bool) -> list:
             try:
                 copies.append((stream, out.add_stream_from_template(stream)))
             except (av.FFmpegError, ValueError) as e:
-                raise InputError(f"{path}: its {stream.type} track {stream.index} cannot be copied ({_reason(e)})"
+                raise InputError(f"{path}: its {stream.type} track {stream.index} cannot be copied ({one_line(e)})"
                                  ) from None
     return copies
 
@@ -326,7 +321,7 @@ def _merge(track, packets: list[Packet], copies, container) -> Iterator:
                 count += 1
                 yield (packet.dts if packet.dts is not None else packet.pts) * packet.time_base, 1, packet
         except (av.FFmpegError, OSError) as e:
-            raise InputError(f"{container.name}: reading failed after {count} packets ({_reason(e)}): "
+            raise InputError(f"{container.name}: reading failed after {count} packets ({one_line(e)}): "
                              "the file is truncated or corrupt") from None
 
     for _, _, packet in heapq.merge(prompt(), copied(), key=lambda item: (item[0], item[1])):

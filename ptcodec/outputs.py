@@ -21,15 +21,14 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
-from ptcodec.errors import InputError
+from ptcodec.errors import InputError, one_line
 
 PARTIAL_SUFFIX = ".partial"
 
 
 def write_error(path: str | os.PathLike[str], error: OSError, doing: str = "cannot write") -> InputError:
     """One line for a failed write: the file and the system's reason (no space left, permission denied)."""
-    reason = error.strerror or str(error) or type(error).__name__
-    return InputError(f"{os.fspath(path)}: {doing}: {reason}")
+    return InputError(f"{os.fspath(path)}: {doing}: {one_line(error)}")
 
 
 def check_output(path: str | os.PathLike[str], *, inputs: Iterable[str | os.PathLike[str] | None] = (),
@@ -78,7 +77,7 @@ def check_writable(directory: str, output: str) -> None:
         handle, probe = tempfile.mkstemp(prefix=".ptcodec-probe-", dir=directory)
     except OSError as error:
         raise InputError(f"{output}: cannot write in the directory {directory}: "
-                         f"{error.strerror or error}") from None
+                         f"{one_line(error)}") from None
     os.close(handle)
     os.remove(probe)
 
@@ -92,10 +91,11 @@ def make_directory(path: str | os.PathLike[str]) -> None:
 
 
 @contextlib.contextmanager
-def atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
-    """A binary file written as `<path>.partial`, made durable and renamed to `path`
-    when the block ends; on any failure the partial file is removed, and an OSError
-    becomes one line naming the file."""
+def atomic_file(path: str | os.PathLike[str], *, durable: bool = True) -> Iterator[BinaryIO]:
+    """A binary file written as `<path>.partial`, made durable (fsync; `durable=False`
+    skips it, for the many parts of a whole that a last durable file completes) and
+    renamed to `path` when the block ends; on any failure the partial file is removed,
+    and an OSError becomes one line naming the file."""
     name = os.fspath(path)
     partial = name + PARTIAL_SUFFIX
     try:
@@ -106,7 +106,8 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         with handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(partial, name)
     except BaseException as error:
         with contextlib.suppress(OSError):

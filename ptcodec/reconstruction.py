@@ -111,7 +111,7 @@ class Reconstruction:
         index = {}
         for name, array in self.arrays():
             data = np.ascontiguousarray(array, dtype="<f4")
-            with atomic_file(directory / f"{name}.f32") as f:
+            with atomic_file(directory / f"{name}.f32", durable=False) as f:  # index.json, last, is made durable
                 f.write(data.tobytes())
             index[name] = {"shape": list(data.shape), "sha256": digest(data)}
         index = {name: index[name] for name in sorted(index, key=index_order)}

@@ -112,11 +112,56 @@ def test_openmp_threads_wait_passively_only_on_a_busy_machine(monkeypatch, load,
 
     from ptcodec.cli import quiet_threads
 
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
-    for key, value in set_by_user.items():
-        monkeypatch.setenv(key, value)
+    environment = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    monkeypatch.setattr(os, "environ", {**environment, **set_by_user})  # a copy: nothing leaks into later tests
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
     quiet_threads()
     assert os.environ.get("OMP_WAIT_POLICY") == expected
+
+
+@pytest.mark.parametrize("args", [
+    ["transcode", "in.mp4", "out.ptv", "--start", "5"],          # not an abbreviation of --start-frame
+    ["transcode", "in.mp4", "out.ptv", "--fps", "1/0"],
+    ["transcode", "in.mp4", "out.ptv", "--fps", "-30"],
+    ["transcode", "in.mp4", "out.ptv", "--lr", "-1"],
+    ["transcode", "in.mp4", "out.ptv", "--lr", "nan"],
+    ["transcode", "in.mp4", "out.ptv", "--alpha", "2"],
+    ["transcode", "in.mp4", "out.ptv", "--c-penalty", "inf"],
+    ["transcode", "in.mp4", "out.ptv", "--ranks", "4,0"],
+    ["import-promptus", "dir", "out.ptv", "--fps", "1/0"],
+    ["import-promptus", "dir", "out.ptv", "--frames", "0"],
+], ids=lambda a: " ".join(a[3:]) + f" ({a[0]})")
+def test_option_values_that_make_no_sense_are_refused_by_the_parser(args, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit:
+        main(args)
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("ptcodec")
+    assert not list(tmp_path.iterdir())
+
+
+def test_encoder_options_refuse_them_too():
+    from ptcodec.encoder.options import EncoderOptions
+    from ptcodec.errors import PtcodecError
+
+    for bad in ({"lr": -1.0}, {"lr": float("nan")}, {"c_penalty": -0.1}, {"smoothing": 1.5},
+                {"scene_threshold": float("inf")}, {"target_psnr": 0.0}):
+        with pytest.raises(PtcodecError):
+            EncoderOptions(**bad).check()
+
+
+@pytest.mark.parametrize("option", [["--start", "1e308"], ["--duration", "1e308"]])
+def test_huge_times_are_times_not_overflows(option, tmp_path, capsys):
+    status = main(["decode", str(VALID / "basic" / "stream.ptv"), str(tmp_path / "out.rgb"), "-q", *option])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "OverflowError" not in err
+    assert status == (1 if option[0] == "--start" else 0), err  # past the end / the whole stream
+
+
+def test_transcode_of_standard_input_says_what_to_do(tmp_path, capsys):
+    assert main(["transcode", "-", str(tmp_path / "out.ptv"), "-q"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "FIFO" in err
+    assert not list(tmp_path.iterdir())

@@ -224,3 +224,21 @@ def test_packets_that_cannot_follow_what_was_decoded_are_damage_not_a_crash(gen)
         by_index = {f.index: f for f in frames}
         assert all(by_index[t].image.tobytes() == expected[t].tobytes() for t in range(7, 11))
         assert all(not by_index[t].concealed for t in range(7, 11))
+
+
+def test_a_packet_whose_pts_lies_is_damage_and_concealment_stays_bounded(gen):
+    """A packet's pts that is not its payload's frame must not set how far the decoder conceals:
+    a pts of 10^9 would otherwise make it emit a billion held frames."""
+    import dataclasses
+
+    from ptcodec.errors import DamageWarning
+    from ptcodec.ptv import PtvReader
+
+    header, units = stream(gen, 0, 0, 11)
+    with PtvReader(serialize(header, units)) as reader:
+        packets = list(reader.packets())
+    decoder = Decoder(header, gen)
+    lying = [packets[0], dataclasses.replace(packets[1], pts=10**9), *packets[2:]]
+    with pytest.warns(DamageWarning, match="pts"):
+        frames = [f for p in [*lying, None] for f in decoder.decode(p)]
+    assert len(frames) <= header.frame_count and max(f.index for f in frames) < header.frame_count

@@ -19,12 +19,14 @@ COMMANDS = (codec, inspect, promptus, conformance)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ptcodec", description="Promptus video codec: video coded as diffusion prompts."
+        prog="ptcodec", description="Promptus video codec: video coded as diffusion prompts.", allow_abbrev=False
     )
     parser.add_argument("--version", action="version", version=f"ptcodec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)
+    for command in sub.choices.values():  # --start must not silently mean --start-frame
+        command.allow_abbrev = False
     return parser
 
 
@@ -37,7 +39,12 @@ def quiet_threads() -> None:
     torch loads; a policy the user set (OMP_WAIT_POLICY, GOMP_SPINCOUNT) is kept."""
     if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
         return
-    if os.getloadavg()[0] >= len(os.sched_getaffinity(0)):
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # Linux only
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on every platform
+        return
+    if load >= cores:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 

@@ -3,62 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-from fractions import Fraction
 
+from ptcodec.cli.types import (
+    count, duration_s, nonnegative_float, positive, positive_float, ranks, rate, seconds, size, unit_interval,
+)
 from ptcodec.cli.generator_args import add_generator_args, generator_options
 from ptcodec.encoder.options import PRESETS, EncoderOptions
 from ptcodec.errors import GeneratorError, InputError
 
 GENERATOR_MISSING = 3
 """`ptcodec decode`'s exit status when the stream needs a generator this machine does not have."""
-
-
-def _size(text: str) -> tuple[int, int]:
-    """'512' or '640x360' -> (width, height)."""
-    try:
-        parts = [int(p) for p in text.lower().split("x")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must be N or WxH, got {text!r}") from None
-    if len(parts) == 1:
-        parts *= 2
-    if len(parts) != 2 or min(parts) < 1:
-        raise argparse.ArgumentTypeError(f"size must be N or WxH, got {text!r}")
-    return parts[0], parts[1]
-
-
-def _ranks(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(r) for r in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"ranks must look like 4,8,16, got {text!r}") from None
-
-
-def _number(text: str, kind, test, what: str):
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
-    if not test(value):
-        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    return _number(text, int, lambda v: v >= 0, "a whole number >= 0")
-
-
-def _positive(text: str) -> int:
-    return _number(text, int, lambda v: v >= 1, "a whole number >= 1")
-
-
-def _seconds(text: str) -> float:
-    return _number(text, float, lambda v: math.isfinite(v) and v >= 0, "a time in seconds >= 0")
-
-
-def _duration(text: str) -> float:
-    return _number(text, float, lambda v: math.isfinite(v) and v > 0, "a duration in seconds > 0")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -68,38 +23,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("output", help="the .ptv file to write (atomically: <output>.partial until complete); "
                    "a .mkv name gets the stream muxed into Matroska")
     g = p.add_argument_group("picture")
-    g.add_argument("--size", type=_size, help="output size N or WxH, multiples of 8 (default: the generator's native size)")
+    g.add_argument("--size", type=size, help="output size N or WxH, multiples of 8 (default: the generator's native size)")
     g.add_argument("--fit", choices=["crop", "keep"], default="crop",
                    help="crop: centre-crop to the size's aspect (as the paper); keep: keep the aspect ratio within the size")
-    g.add_argument("--fps", type=Fraction, help="resample to this frame rate (default: the source's)")
-    g.add_argument("--start-frame", type=_count, default=0, metavar="N",
+    g.add_argument("--fps", type=rate, help="resample to this frame rate (default: the source's)")
+    g.add_argument("--start-frame", type=count, default=0, metavar="N",
                    help="skip the first N frames (counted after --fps resampling; default 0)")
-    g.add_argument("--frames", type=_positive, metavar="N", help="encode at most N frames")
+    g.add_argument("--frames", type=positive, metavar="N", help="encode at most N frames")
     g = p.add_argument_group("rate and quality")
-    g.add_argument("--rank", type=_positive, default=8, help="rank of the prompts (default 8: 8,808 bytes per keyframe)")
-    g.add_argument("--ranks", type=_ranks, help="a rank ladder such as 4,8,16: one rank-scalable stream "
+    g.add_argument("--rank", type=positive, default=8, help="rank of the prompts (default 8: 8,808 bytes per keyframe)")
+    g.add_argument("--ranks", type=ranks, help="a rank ladder such as 4,8,16: one rank-scalable stream "
                    "(nested dropout, per-component scales) that `ptcodec truncate` cuts to any rank")
-    g.add_argument("--interval", "-K", type=_positive, default=10, help="frames between keyframes (default 10)")
+    g.add_argument("--interval", "-K", type=positive, default=10, help="frames between keyframes (default 10)")
     g.add_argument("--quality", choices=list(PRESETS), default="default", help="fitting budget preset")
-    g.add_argument("--first-steps", type=_positive, help="optimizer steps for a scene's first keyframe")
-    g.add_argument("--later-steps", type=_positive, help="optimizer steps for each later keyframe")
-    g.add_argument("--target-psnr", type=float, help="stop fitting a keyframe once all its frames reach this PSNR")
-    g.add_argument("--lr", type=float, help="Adam learning rate (default 0.1)")
+    g.add_argument("--first-steps", type=positive, help="optimizer steps for a scene's first keyframe")
+    g.add_argument("--later-steps", type=positive, help="optimizer steps for each later keyframe")
+    g.add_argument("--target-psnr", type=positive_float, help="stop fitting a keyframe once all its frames reach this PSNR")
+    g.add_argument("--lr", type=positive_float, help="Adam learning rate (default 0.1)")
     g.add_argument("--recipe", choices=["ptcodec", "released"], default="ptcodec",
                    help="released: the authors' loop (per-frame steps, 10,000 / 1,500 iterations)")
     g.add_argument("--perceptual", choices=["msssim", "lpips", "vgg", "none"],
                    help="perceptual loss term (default: msssim for reference, lpips for sd-turbo)")
     g.add_argument("--perceptual-weights", help="local weights file for lpips / vgg")
-    g.add_argument("--alpha", type=float, default=0.8, help="weight of MSE against the perceptual term (default 0.8)")
-    g.add_argument("--c-penalty", type=float, default=0.0, help="weight of mean(|c|) (the released code: 0.1)")
-    g.add_argument("--smoothing", type=float, default=0.0, help="the paper's temporal term weight beta (0: off)")
+    g.add_argument("--alpha", type=unit_interval, default=0.8, help="weight of MSE against the perceptual term (default 0.8)")
+    g.add_argument("--c-penalty", type=nonnegative_float, default=0.0, help="weight of mean(|c|) (the released code: 0.1)")
+    g.add_argument("--smoothing", type=unit_interval, default=0.0, help="the paper's temporal term weight beta (0: off)")
     g.add_argument("--no-warm-start", action="store_true", help="start every keyframe from scratch")
     g = p.add_argument_group("stream")
     g.add_argument("--prev-latent", choices=["segment-start", "previous-frame"], default="segment-start",
                    help="which generated latent feeds the next frames' noise (released code: segment-start)")
-    g.add_argument("--scene-threshold", type=float, default=0.5,
+    g.add_argument("--scene-threshold", type=nonnegative_float, default=0.5,
                    help="latent distance that starts a new scene (default 0.5); 0 turns detection off")
-    g.add_argument("--max-scene", type=_positive, metavar="FRAMES",
+    g.add_argument("--max-scene", type=positive, metavar="FRAMES",
                    help="start a new scene (a random access point: decoding and seeking can start there) "
                    "at least every FRAMES frames; default: only at scene cuts")
     g.add_argument("--no-crc", action="store_true", help="leave out the per-unit CRC-32C")
@@ -116,10 +71,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", help="a .ptv file, or a Matroska file with a prompt track")
     p.add_argument("output", help="the video to write, by extension (see above); written atomically")
     p.add_argument("--codec", choices=["h264", "ffv1"], help="video codec for .mp4/.mkv (default h264 / ffv1)")
-    p.add_argument("--start", type=_seconds, metavar="SECONDS", help="begin at this time, in seconds (decoding "
+    p.add_argument("--start", type=seconds, metavar="SECONDS", help="begin at this time, in seconds (decoding "
                    "starts at the random access point before it)")
-    p.add_argument("--duration", type=_duration, metavar="SECONDS", help="decode only this long, in seconds")
-    p.add_argument("--batch", type=_positive, default=16, help="largest generator batch (default 16)")
+    p.add_argument("--duration", type=duration_s, metavar="SECONDS", help="decode only this long, in seconds")
+    p.add_argument("--batch", type=positive, default=16, help="largest generator batch (default 16)")
     p.add_argument("--ignore-fingerprint", action="store_true", help="decode with other weights than the stream names")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_generator_args(p, choose=False)
@@ -138,13 +93,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("truncate", help="cut a rank-scalable stream to a lower rank (no generator needed)")
     p.add_argument("input", help="a rank-scalable .ptv stream (encoded with --ranks)")
-    p.add_argument("--rank", type=_positive, required=True, help="keep the first RANK components of every keyframe")
+    p.add_argument("--rank", type=positive, required=True, help="keep the first RANK components of every keyframe")
     p.add_argument("output", help="the .ptv file to write")
     p.set_defaults(run=run_truncate)
 
     p = sub.add_parser("demo", help="offline demo: make a clip, transcode it, decode it, report")
     p.add_argument("--dir", default="ptcodec-demo", help="where to write input.mkv, demo.ptv, decoded.mp4")
-    p.add_argument("--frames", type=_positive, default=30, help="length of the demo clip (default 30)")
+    p.add_argument("--frames", type=positive, default=30, help="length of the demo clip (default 30)")
     p.add_argument("--quality", choices=list(PRESETS), default="default", help="fitting budget preset")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(run=run_demo)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from fractions import Fraction
 
+from ptcodec.cli.types import positive, rate
 from ptcodec.interop.promptus import export_promptus, import_promptus
 
 
@@ -17,9 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("directory", help="folder with init.pth and frame_XXXXX.prompt files (5 or more digits)")
     p.add_argument("output", help="the .ptv file to write")
-    p.add_argument("--fps", type=Fraction, default=Fraction(30), help="frame rate of the source video (default 30)")
+    p.add_argument("--fps", type=rate, default=Fraction(30), help="frame rate of the source video (default 30)")
     p.add_argument("--crc", action="store_true", help="protect every unit with a CRC-32C")
-    p.add_argument("--frames", type=int, default=None,
+    p.add_argument("--frames", type=positive, default=None,
                    help="frame count, more than the last keyframe's index (default: last keyframe + 1)")
     p.set_defaults(run=run_import)
     p = sub.add_parser(

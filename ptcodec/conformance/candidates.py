@@ -24,7 +24,7 @@ import numpy as np
 
 from ptcodec.conformance.compare import OutputError, dump_digests, parse_dump_limit, read_json_output
 from ptcodec.conformance.vectors import ERROR_CLASSES, Vector
-from ptcodec.errors import GeneratorError, PtvError
+from ptcodec.errors import GeneratorError, PtvError, one_line
 
 
 @dataclass
@@ -162,7 +162,7 @@ class CommandCandidate:
             _fresh_directory(workdir)
             shutil.copyfile(vector.stream, paths["in"])  # the decoder cannot damage the vector set
         except OSError as error:
-            return Outcome(False, failure=f"could not prepare its work directory {workdir} ({error.strerror or error})")
+            return Outcome(False, failure=f"could not prepare its work directory {workdir} ({one_line(error)})")
         done = run_command(self.command(paths), workdir, self.timeout)
         said = done.said()
         if done.timed_out:
@@ -316,6 +316,8 @@ def _read_until_exit(process: subprocess.Popen, captures: dict, deadline: float)
 def _exited(process: subprocess.Popen) -> bool:
     """Whether the command has exited, without reaping it: its pid (and so its process group's id)
     stays reserved until the group has been killed."""
+    if not hasattr(os, "waitid"):  # macOS: poll reaps, so the group is killed by its pid until then
+        return process.poll() is not None
     return os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
 

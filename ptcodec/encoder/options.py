@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 from ptcodec.errors import PtcodecError
@@ -88,6 +89,16 @@ class EncoderOptions:
             raise PtcodecError(f"the longest scene must be at least 1 frame, got {self.max_scene_length}")
         if not 0 <= self.alpha <= 1:
             raise PtcodecError(f"alpha must be within [0, 1], got {self.alpha}")
+        if not 0 <= self.smoothing <= 1:
+            raise PtcodecError(f"smoothing must be within [0, 1], got {self.smoothing}")
+        for name in ("lr", "target_psnr"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise PtcodecError(f"{name} must be a number > 0, got {value}")
+        for name in ("c_penalty", "scene_threshold"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise PtcodecError(f"{name} must be a number >= 0, got {value}")
 
     def describe(self) -> dict:
         """What goes into the stream's metadata (and must match on --resume)."""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from ptcodec.errors import GeneratorError
+from ptcodec.errors import GeneratorError, one_line
 from ptcodec.generators.base import Generator, fingerprint_state_dicts, torch_device
 from ptcodec.generators.onestep import TIMESTEP, predict_x0, sigma_at
 
@@ -150,26 +150,20 @@ def _downloaded_folder(repo: str, part: _Part) -> Path:
         except OfflineModeIsEnabled:
             raise _hub_error(repo, part, "huggingface_hub is in offline mode and the files are not cached") from None
         except HfHubHTTPError as e:
-            raise _hub_error(repo, part, f"the hub answered {_one_line(e)}") from None
+            raise _hub_error(repo, part, f"the hub answered {one_line(e, with_class=True)}") from None
         except Exception as e:  # the network fails in many ways (DNS, refused, timeout, TLS, proxy)
             raise _hub_error(
-                repo, part, f"the Hugging Face hub cannot be reached ({_one_line(e)}) and the files are not in "
+                repo, part, f"the Hugging Face hub cannot be reached ({one_line(e, with_class=True)}) and the files are not in "
                 "the cache (--offline or HF_HUB_OFFLINE=1 skips the hub)",
             ) from None
         try:
             config = hf_hub_download(repo, CONFIG, subfolder=sub or None)
             hf_hub_download(repo, WEIGHTS, subfolder=sub or None)
         except Exception as e:  # an interrupted or refused download, in one line
-            raise _hub_error(repo, part, f"the download failed ({_one_line(e)})") from None
+            raise _hub_error(repo, part, f"the download failed ({one_line(e, with_class=True)})") from None
         return Path(config).parent
     names = " or ".join(f"{s}/{CONFIG}" if s else CONFIG for s in part.subfolders)
     raise _hub_error(repo, part, f"the repository has no {names}")
-
-
-def _one_line(error: BaseException) -> str:
-    """An exception as one line of at most about 300 characters: its class and its message."""
-    text = " ".join(str(error).split())
-    return f"{error.__class__.__name__}: {text[:300]}" if text else error.__class__.__name__
 
 
 def _find(source: str, part: _Part, offline: bool) -> Path:
@@ -209,7 +203,7 @@ def _class_of(folder: Path, part: _Part):
     try:
         name = json.loads(path.read_text(encoding="utf-8")).get("_class_name")
     except (OSError, ValueError, AttributeError) as e:
-        raise GeneratorError(f"sd-turbo: {path} is not a readable model config ({_one_line(e)})") from None
+        raise GeneratorError(f"sd-turbo: {path} is not a readable model config ({one_line(e, with_class=True)})") from None
     if name not in part.classes:
         raise GeneratorError(
             f"sd-turbo: {path} describes a {name!r}; the {part.what} must be one of {', '.join(part.classes)}"
@@ -246,7 +240,7 @@ def _load(folder: Path, part: _Part):
                 torch_dtype=torch.float32, output_loading_info=True,
             )
     except Exception as e:  # diffusers and safetensors raise many kinds for a bad checkpoint
-        raise GeneratorError(f"sd-turbo: cannot load the {part.what} from {folder}: {_one_line(e)}") from None
+        raise GeneratorError(f"sd-turbo: cannot load the {part.what} from {folder}: {one_line(e, with_class=True)}") from None
     problems = [f"{len(info[k])} {k.replace('_', ' ')}" for k in ("missing_keys", "unexpected_keys", "mismatched_keys")
                 if info.get(k)]
     if problems:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ptcodec.errors import InputError, PtvError
+from ptcodec.errors import InputError, PtvError, one_line
 from ptcodec.outputs import atomic_file, check_output, make_directory
 from ptcodec.ptv import (
     InterpRule,
@@ -75,19 +75,13 @@ def released_fields() -> dict:
     }
 
 
-def _first_line(error: BaseException) -> str:
-    """The first line of an exception's message, or its class name when it has none."""
-    lines = str(error).strip().splitlines()
-    return f"{error.__class__.__name__}: {lines[0][:200]}" if lines else error.__class__.__name__
-
-
 def _load(path: Path) -> object:
     import torch
 
     try:
         size = path.stat().st_size
     except OSError as e:
-        raise InputError(f"{path}: cannot read ({e.strerror or _first_line(e)})") from None
+        raise InputError(f"{path}: cannot read ({one_line(e)})") from None
     if size == 0:
         raise InputError(f"{path}: empty (0 bytes), not a torch file")
     if size > MAX_FILE_BYTES:
@@ -95,7 +89,7 @@ def _load(path: Path) -> object:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds for a bad or hostile file
-        raise InputError(f"{path}: not a loadable torch file ({_first_line(e)})") from None
+        raise InputError(f"{path}: not a loadable torch file ({one_line(e, with_class=True)})") from None
 
 
 def _describe(value: object) -> str:
@@ -140,7 +134,7 @@ def _prompt_files(root: Path) -> list[tuple[int, Path]]:
     try:
         names = sorted(p.name for p in root.iterdir())
     except OSError as e:
-        raise InputError(f"{root}: cannot list ({e.strerror or _first_line(e)})") from None
+        raise InputError(f"{root}: cannot list ({one_line(e)})") from None
     for name in names:
         if not name.lower().endswith(PROMPT_SUFFIX):
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from fractions import Fraction
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,8 +50,8 @@ def decode_file(
     with open_container(source) as container:  # `source` may be an open container (a pipe is read once)
         header = container.header
         fps = header.fps
-        first = round(start * fps) if start else 0
-        end = first + max(1, round(duration * fps)) if duration else None
+        first = round(Fraction(start) * fps) if start else 0  # exact: 1e308 s is a frame index, not an overflow
+        end = first + max(1, round(Fraction(duration) * fps)) if duration else None
         if header.frame_count and first >= header.frame_count:
             raise InputError(f"{container.path}: --start {start} s is past the end "
                              f"({float(header.frame_count / fps):.3f} s)")

@@ -220,6 +220,10 @@ def transcode_file(
     """Encode `source` into `output` (a .ptv stream; Matroska for a .mkv name);
     `on_frame` sees each closed-loop frame (what a decoder will output)."""
     output = os.fspath(output)
+    options.check()  # before anything is read, loaded or written
+    if os.fspath(source) == "-":
+        raise InputError("-: transcode reads a file or a FIFO, not standard input (it needs the video's "
+                         "frame rate and size first); use a FIFO made with mkfifo, or a file")
     if output.lower().endswith(VIDEO_SUFFIXES):
         raise InputError(f"{output}: transcode writes a prompt stream: name it .ptv, or .mkv for Matroska "
                          "(`ptcodec decode` makes video from it)")
@@ -232,7 +236,10 @@ def transcode_file(
                               size=size, fit=fit, fps=fps, start=start, max_frames=max_frames, quiet=quiet,
                               on_frame=on_frame)
         except KeyboardInterrupt:
-            _say_kept(partial, quiet)
+            if partial.started:
+                _say_kept(partial, quiet)
+            else:  # interrupted while loading: nothing worth resuming
+                partial.discard()
             raise
         except BaseException:
             if partial.keyframes_written:

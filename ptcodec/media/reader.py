@@ -21,7 +21,7 @@ import av
 import numpy as np
 from av.video.reformatter import Interpolation
 
-from ptcodec.errors import InputError
+from ptcodec.errors import InputError, one_line
 
 FITS = ("crop", "keep")
 
@@ -299,12 +299,6 @@ def _is_pattern(name: str) -> bool:
     return _PATTERN.search(os.path.basename(name)) is not None and not os.path.exists(name)
 
 
-def _reason(exc: BaseException) -> str:
-    """FFmpeg's own words for an error, on one line."""
-    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return " ".join(str(text).split())
-
-
 def _check_path(name: str) -> str | None:
     """Checks that need no FFmpeg; returns the demuxer to force (image2 for patterns)."""
     if _is_pattern(name):
@@ -333,11 +327,11 @@ def _open(name: str) -> tuple[av.container.InputContainer, av.video.stream.Video
     except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
         if not _is_stream(name) and _looks_like_mp4(name):  # a FIFO cannot be opened a second time
             raise InputError(
-                f"{name}: cannot be opened ({_reason(exc)}): it starts like an MP4/MOV file but its index "
+                f"{name}: cannot be opened ({one_line(exc)}): it starts like an MP4/MOV file but its index "
                 "(moov box) is missing or damaged: the file is truncated or corrupt"
             ) from exc
         raise InputError(
-            f"{name}: cannot be opened as a video ({_reason(exc)}): not a video file, or truncated or corrupt"
+            f"{name}: cannot be opened as a video ({one_line(exc)}): not a video file, or truncated or corrupt"
         ) from exc
     try:
         if container.format.name in _TEXT_FORMATS:
@@ -387,7 +381,7 @@ def _count_packets(name: str) -> int:
         _check_complete(name, container, stream, count, last_end)
     except (av.FFmpegError, OSError) as exc:
         raise InputError(
-            f"{name}: reading failed at video packet {count} ({_reason(exc)}): the file is truncated or corrupt"
+            f"{name}: reading failed at video packet {count} ({one_line(exc)}): the file is truncated or corrupt"
         ) from exc
     finally:
         container.close()
@@ -421,7 +415,7 @@ def _decode(
             break
         except (av.FFmpegError, OSError) as exc:
             raise InputError(
-                f"{name}: decoding failed at frame {count} ({_reason(exc)}): the file is truncated or corrupt"
+                f"{name}: decoding failed at frame {count} ({one_line(exc)}): the file is truncated or corrupt"
             ) from exc
         count += 1
         last_end = _later_end(last_end, frame.pts, frame.duration, stream)

@@ -20,8 +20,8 @@ import numpy as np
 from av.audio.resampler import AudioResampler
 from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc
 
-from ptcodec.errors import InputError, PtcodecError
-from ptcodec.media.reader import _check_path, _reason, as_fraction
+from ptcodec.errors import InputError, PtcodecError, one_line
+from ptcodec.media.reader import _check_path, as_fraction
 from ptcodec.outputs import check_output
 
 # Container extensions, their FFmpeg muxers and default codecs.
@@ -415,4 +415,4 @@ def _open_audio(source: str) -> av.container.InputContainer:
     try:
         return av.open(source, mode="r", metadata_errors="replace")
     except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{source}: cannot be opened for its audio ({_reason(exc)})") from exc
+        raise InputError(f"{source}: cannot be opened for its audio ({one_line(exc)})") from exc

@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ptcodec.errors import InputError, PtvError
+from ptcodec.errors import InputError, PtvError, one_line
 from ptcodec.outputs import PARTIAL_SUFFIX, write_error
 from ptcodec.ptv import rules, syntax
 from ptcodec.ptv.framing import UnitRecord, build_unit, read_unit
@@ -187,7 +187,7 @@ def read_partial(path: str | os.PathLike[str]) -> PartialStream:
     except FileNotFoundError:
         raise InputError(f"{partial}: no interrupted encode to resume") from None
     except OSError as error:
-        raise InputError(f"{partial}: cannot be read: {error.strerror or error}") from None
+        raise InputError(f"{partial}: cannot be read: {one_line(error)}") from None
     if not (syntax.MAGIC.startswith(head) or head.startswith(syntax.MAGIC)):
         return PartialStream(partial, [], is_ptv=False)
     try:

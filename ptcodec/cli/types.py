@@ -1,0 +1,76 @@
+"""Argument types of the `ptcodec` options: a value that makes no sense is refused by argparse
+in one line (exit status 2), before anything is read or computed."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from fractions import Fraction
+
+
+def _number(text: str, kind: Callable, test: Callable, what: str):
+    try:
+        value = kind(text)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+    if not test(value):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+    return value
+
+
+def count(text: str) -> int:
+    return _number(text, int, lambda v: v >= 0, "a whole number >= 0")
+
+
+def positive(text: str) -> int:
+    return _number(text, int, lambda v: v >= 1, "a whole number >= 1")
+
+
+def positive_float(text: str) -> float:
+    return _number(text, float, lambda v: math.isfinite(v) and v > 0, "a number > 0")
+
+
+def nonnegative_float(text: str) -> float:
+    return _number(text, float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0")
+
+
+def unit_interval(text: str) -> float:
+    return _number(text, float, lambda v: 0 <= v <= 1, "a number within [0, 1]")
+
+
+def seconds(text: str) -> float:
+    return _number(text, float, lambda v: math.isfinite(v) and v >= 0, "a time in seconds >= 0")
+
+
+def duration_s(text: str) -> float:
+    return _number(text, float, lambda v: math.isfinite(v) and v > 0, "a duration in seconds > 0")
+
+
+def rate(text: str) -> Fraction:
+    """A frame rate such as 30, 29.97 or 30000/1001, above 0, with 32-bit terms (the time base's fields)."""
+    return _number(text, Fraction, lambda v: 0 < v and v.numerator < 2**32 and v.denominator < 2**32,
+                   "a frame rate > 0 such as 30 or 30000/1001")
+
+
+def size(text: str) -> tuple[int, int]:
+    """'512' or '640x360' -> (width, height)."""
+    try:
+        parts = [int(p) for p in text.lower().split("x")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be N or WxH, got {text!r}") from None
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2 or min(parts) < 1:
+        raise argparse.ArgumentTypeError(f"size must be N or WxH, got {text!r}")
+    return parts[0], parts[1]
+
+
+def ranks(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(r) for r in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"ranks must look like 4,8,16, got {text!r}") from None
+    if min(values) < 1:
+        raise argparse.ArgumentTypeError(f"ranks must be at least 1, got {text!r}")
+    return values
