@@ -28,6 +28,7 @@ decoder checks both before generating, also for packets no reader has checked
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -38,7 +39,7 @@ import torch
 
 from ptcodec import conditioning
 from ptcodec.conditioning import FramePlan
-from ptcodec.errors import DamageWarning, GeneratorError, InvalidValueError, PtvError
+from ptcodec.errors import DamageWarning, GeneratorError, PtvError
 from ptcodec.generators.base import Generator
 from ptcodec.generators.onestep import initial_noise
 from ptcodec.media.pixels import to_uint8
@@ -137,6 +138,8 @@ class Decoder:
         self._last: DecodedFrame | None = None
         self._lost = False
         self._expected: int | None = None
+        self._rules = rules.StreamRules(header, at_access_point=True)
+        """The stream's order and level rules, for units as they come (packets may start anywhere)."""
         self._work: deque[Iterator[DecodedFrame]] = deque()
         """Queued work, in stream order: each item yields its frames as it generates them."""
 
@@ -196,53 +199,27 @@ class Decoder:
             yield from self._lose(packet.pts, f"damaged packet ({error})")
             return
         frame = next(u.frame_index for u in units if isinstance(u, (SceneInit, Keyframe)))
-        try:  # before concealing up to this packet: the level bounds that too
-            for unit in units:
-                if isinstance(unit, (SceneInit, Keyframe)):
-                    rules.check_frame_index(unit.frame_index, self.header)
-        except PtvError as error:
-            yield from self._lose(packet.pts, f"damaged packet ({error})")
-            return
         if packet.pts != frame:  # the payload's frame index is the one that counts (spec B.2)
             yield from self._lose(packet.pts, f"damaged packet (its pts {packet.pts} is not its frame {frame})")
             return
         if self._expected is not None and frame != self._expected and not self._lost:
             yield from self._lose(self._expected, f"missing data (next packet at frame {frame})")
         self._expected = frame + packet.duration if packet.duration else None
+        if self._lost and not isinstance(units[0], SceneInit):
+            return
+        trial = copy.deepcopy(self._rules)  # a packet is taken whole or not at all
+        try:  # before concealing up to it: the level bounds that too
+            for unit in units:
+                trial.check(unit)
+        except PtvError as error:
+            yield from self._lose(frame, f"undecodable packet ({error})")
+            return
+        self._rules = trial
         if self._lost:
-            if not isinstance(units[0], SceneInit):
-                return
             yield from self._conceal(frame)
             self._lost = False
-        problem = self._out_of_order(units)
-        if problem is not None:
-            yield from self._lose(packet.pts, f"undecodable packet ({problem})")
-            return
         for unit in units:
             yield from self._unit(unit)
-
-    def _out_of_order(self, units: list[Unit]) -> str | None:
-        """Why this packet cannot follow what was decoded, or None. A whole stream's order is
-        checked by the reader (spec 3.2); packets from a container are checked here, as they
-        come: a Matroska Block after a lost one may hold a keyframe of a scene never opened."""
-        last = None if self.key is None else self.key.index
-        scene = None
-        for unit in units:
-            if isinstance(unit, SceneInit):
-                if scene is not None:
-                    return f"the scene-init unit for frame {unit.frame_index} follows the one for frame {scene}"
-                if last is not None and unit.frame_index <= last:
-                    return f"a scene starts at frame {unit.frame_index}, not after keyframe {last}"
-                scene = unit.frame_index
-            elif isinstance(unit, Keyframe):
-                if scene is not None and unit.frame_index != scene:
-                    return f"keyframe {unit.frame_index} follows the scene-init unit for frame {scene}"
-                if scene is None and last is None:
-                    return f"keyframe {unit.frame_index} belongs to a scene this decoder has not seen"
-                if scene is None and unit.frame_index <= last:
-                    return f"keyframe {unit.frame_index} does not come after keyframe {last}"
-                last, scene = unit.frame_index, None
-        return None if scene is None else f"the scene-init unit for frame {scene} has no keyframe"
 
     def _lose(self, frame: int, what: str) -> Iterator[DecodedFrame]:
         seconds = float(frame * self.header.time_base)
@@ -252,6 +229,7 @@ class Decoder:
         if self.key is not None and not self._lost:
             yield self._frame(self.key.index, self.key.frame)
         self.key, self._scene_latent, self._lost = None, None, True
+        self._rules = rules.StreamRules(self.header, at_access_point=True)  # it goes on at the next one
 
     def _conceal(self, end: int) -> Iterator[DecodedFrame]:
         while self.next_index < end and self._last is not None:
@@ -260,7 +238,9 @@ class Decoder:
 
     # -- stream input ----------------------------------------------------------
     def push(self, unit: Unit) -> Iterator[DecodedFrame]:
-        """Take one unit; returns an iterator over the frames it completes (possibly none)."""
+        """Take one unit (checked at once against the stream rules); returns an iterator over the
+        frames it completes (possibly none)."""
+        self._rules.check(unit)
         return self._queue(self._unit(unit))
 
     def flush(self) -> Iterator[DecodedFrame]:
@@ -282,21 +262,17 @@ class Decoder:
 
     # -- internals: generators run by _drain, in stream order -------------------
     def _unit(self, unit: Unit) -> Iterator[DecodedFrame]:
-        if isinstance(unit, SceneInit):
-            rules.check_frame_index(unit.frame_index, self.header)
-            if self.key is not None:
-                rules.check_frame_gap(self.key.index, unit.frame_index, self.header, to="scene start")
+        if isinstance(unit, SceneInit):  # units come checked by push or _packet (order, frames, level)
             yield from self._end_scene(unit.frame_index)
             self._scene_latent = (unit.frame_index, unit.latent())
         elif isinstance(unit, Keyframe):
-            rules.check_frame_index(unit.frame_index, self.header)
             yield from self._keyframe(unit)
         # metadata, padding and reserved units play no part (spec 12.1)
 
     def _flush(self) -> Iterator[DecodedFrame]:
         if self.key is None:
             return
-        rules.check_frame_tail(self.key.index, self.header)
+        self._rules.finish()  # the held tail is within the level too
         yield from self._end_scene(self.header.frame_count or self.key.index + 1)
 
     def _keyframe(self, unit: Keyframe) -> Iterator[DecodedFrame]:
@@ -309,9 +285,7 @@ class Decoder:
             self.key = _Key(b, factors, frames[0], latents[0:1])
             return
         key = self.key
-        if key is None:  # units pushed out of order (packets are checked in _out_of_order)
-            raise InvalidValueError(f"keyframe {b} comes without its scene-init unit", field="frame_index")
-        rules.check_frame_gap(key.index, b, self.header, to="keyframe")
+        assert key is not None, "the stream rules admit no keyframe without its scene"
         yield self._frame(key.index, key.frame)
         chunks = (self.segment_conditioning(key.factors, factors, key.index, b, t, t + self.max_batch)
                   for t in range(key.index + 1, b + 1, self.max_batch))

@@ -180,8 +180,11 @@ class StreamRules:
     Each unit is checked as it arrives, so a stream is refused at its first unit beyond the
     level (F31, F32), before a decoder has generated anything for it."""
 
-    def __init__(self, header: SequenceHeader) -> None:
+    def __init__(self, header: SequenceHeader, *, at_access_point: bool = False) -> None:
+        """`at_access_point`: the units start at a random access point rather than at the
+        stream's start (a decoder after a seek or a loss), so the first scene may start anywhere."""
         self.header = header
+        self.at_access_point = at_access_point
         self.level = LEVELS[header.level]
         self.last_keyframe: int | None = None
         self.pending_scene: int | None = None
@@ -195,7 +198,7 @@ class StreamRules:
             check_scene_init(unit, h)
             if self.pending_scene is not None:
                 raise InvalidValueError("scene-init unit follows a scene-init unit without a keyframe", field="frame_index")
-            if self.last_keyframe is None and unit.frame_index != 0:
+            if self.last_keyframe is None and unit.frame_index != 0 and not self.at_access_point:
                 raise InvalidValueError(f"first scene starts at frame {unit.frame_index}, not 0", field="frame_index")
             if self.last_keyframe is not None and unit.frame_index <= self.last_keyframe:
                 raise InvalidValueError(
