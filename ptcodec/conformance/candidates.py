@@ -74,10 +74,9 @@ class PtcodecCandidate:
         if 2 in tiers:
             from ptcodec.reconstruction import reconstruct
 
-            rec = reconstruct(header, units)
-            outcome.tier2 = rec.digests()
             outcome.tier2_dir = workdir / "tier2"
-            rec.write(outcome.tier2_dir)
+            index = reconstruct(header, units).write(outcome.tier2_dir)  # the arrays are computed once
+            outcome.tier2 = {name: entry["sha256"] for name, entry in index.items()}
         if 3 in tiers and vector.reference.test.get("tier3"):
             gen = self._generator(header.generator_id, outcome)
             if gen is not None:

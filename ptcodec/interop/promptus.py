@@ -224,7 +224,10 @@ def _check_stream(root: Path, header: SequenceHeader, units: list[tuple[Path, Un
             stream.check(unit)
         except PtvError as error:
             raise InputError(f"{path}: {error}") from None
-    stream.finish()
+    try:
+        stream.finish()
+    except PtvError as error:  # the frames held after the last keyframe
+        raise InputError(f"{units[-1][0]}: {error}") from None
 
 
 def import_promptus(
@@ -259,17 +262,17 @@ def import_promptus(
     max_rank = max(p["U"].shape[1] for _, p in prompts)
     count = frame_count if frame_count is not None else last + 1
     gap = max(int(intervals.max()), count - last)
-    _check_length(root, indices, count)
+    beyond: PtvError | None = None
     try:
         level = smallest_level(
             width, height, max_rank, fields["tokens"], fields["embed_dim"], channels, keyframe_rate,
             frame_count=count, frame_gap=gap,
-        )
-    except PtvError as error:
-        raise InputError(f"{root}: {error}") from None
+        ).number
+    except PtvError as error:  # checked against the highest level below, which names the file that breaks it
+        level, beyond = max(LEVELS), error
     header = SequenceHeader(
         **fields,
-        level=level.number,
+        level=level,
         crc_present=crc,
         generator_fingerprint=UNKNOWN_FINGERPRINT,  # the released files do not say which weights
         width=width,
@@ -284,28 +287,12 @@ def import_promptus(
     units: list[tuple[Path, Unit]] = [(root / INIT_FILE, SceneInit.from_latent(0, init))]
     units += [(root / f"frame_{index:05d}.prompt", _keyframe(index, p)) for index, p in prompts]
     _check_stream(root, header, units)
+    if beyond is not None:
+        raise InputError(f"{root}: {beyond}")
     with PtvWriter(out_path, header) as writer:
         for _, unit in units:
             writer.write(unit)
     return header
-
-
-def _check_length(root: Path, indices: list[int], count: int) -> None:
-    """The frames and the gaps between prompt files must fit the highest level (F31, F32);
-    the error names the prompt file where the stream goes too far."""
-    top = LEVELS[max(LEVELS)]
-    names = [root / f"frame_{index:05d}.prompt" for index in indices]
-    for index, name in zip(indices, names):
-        if index >= top.max_frame_count:
-            raise InputError(f"{name}: frame {index:,} is beyond the {top.max_frame_count:,} frames any level allows")
-    if count > top.max_frame_count:
-        raise InputError(f"{names[-1]}: a stream of {count:,} frames is longer than any level allows "
-                         f"({top.max_frame_count:,})")
-    for (a, first), (b, second) in zip(zip(indices, names), zip([*indices[1:], count], [*names[1:], None])):
-        if b - a > top.max_frame_gap:
-            until = second.name if second is not None else f"the end (frame {count - 1:,})"
-            raise InputError(f"{first}: {b - a:,} frames from it to {until}; no level allows more than "
-                             f"{top.max_frame_gap:,} frames between keyframes")
 
 
 def _check_exportable(ptv_path: str | os.PathLike[str], header: SequenceHeader) -> None:
