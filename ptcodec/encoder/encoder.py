@@ -32,7 +32,7 @@ import torch
 from ptcodec import __version__
 from ptcodec.conditioning import noise_weights
 from ptcodec.decoder import DecodedFrame, Decoder
-from ptcodec.encoder.fit import Budget, FitResult, Segment, fit, fit_released
+from ptcodec.encoder.fit import Budget, FitResult, Segment, fit, fit_released, step_cost
 from ptcodec.encoder.losses import FitLoss
 from ptcodec.encoder.options import EncoderOptions
 from ptcodec.encoder.scenes import SceneCutDetector, plan_keyframes
@@ -83,19 +83,11 @@ class EncodeReport:
         return float(np.mean(finite)) if finite else math.inf
 
 
-def step_cost(options: EncoderOptions, frames: int) -> int:
-    """Generator frame evaluations (with a backward pass) of one optimizer step on a
-    segment of `frames` frames: the unit of fitting work, so that a step of a long
-    segment counts for what it costs (as `FitResult.frame_steps` counts it)."""
-    if options.recipe == "released":
-        return frames + 2 if frames > 1 else 1
-    return frames * len(options.rank_ladder)
-
-
 def fit_work(options: EncoderOptions, frames: int, opens_scene: bool) -> tuple[int, int]:
     """(cost of one step, step budget) of fitting a keyframe whose segment has `frames` frames."""
     first_steps, later_steps = options.steps()
-    return step_cost(options, frames), first_steps if opens_scene else later_steps
+    cost = step_cost(frames, len(options.rank_ladder), released=options.recipe == "released")
+    return cost, first_steps if opens_scene else later_steps
 
 
 def make_header(generator: Generator, options: EncoderOptions, width: int, height: int, fps: Fraction,
@@ -319,7 +311,7 @@ class Encoder:
 
     def _fit(self, b: int, scene: SceneInit | None) -> FitResult:
         segment, steps = self._segment(b, scene)
-        cost = step_cost(self.options, len(segment.targets))
+        cost, _ = fit_work(self.options, len(segment.targets), scene is not None)
         self._fitting = (b, cost, steps, 0)
         result = self._optimize(segment, self._start(b), steps, first=scene is not None)
         self._fitting = None

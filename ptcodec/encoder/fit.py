@@ -124,6 +124,16 @@ class FitResult:
     """Generator frame evaluations with a backward pass (the cost measure)."""
 
 
+def step_cost(frames: int, ranks: int, released: bool) -> int:
+    """Generator frame evaluations (with a backward pass) of one step on a segment of `frames`
+    frames: the unit of fitting work (`FitResult.frame_steps`). ptcodec's step renders every
+    frame at every rank of the ladder; the released loop's iteration takes one step per frame,
+    then two on the worst (a scene's first keyframe: one)."""
+    if released:
+        return frames + 2 if frames > 1 else 1
+    return frames * ranks
+
+
 Progress = Callable[[int, float, float], None]
 """`progress(steps_taken, loss, psnr)` at every step, before it is taken: the optimizer
 steps finished so far (0 at the first call, never the whole budget: the fit is not
@@ -166,7 +176,7 @@ def fit(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tens
         loss.backward()
         optimizer.step()
     best.steps = step + 1
-    best.frame_steps = best.steps * len(targets)
+    best.frame_steps = best.steps * step_cost(len(segment.targets), len(segment.ranks), released=False)
     return best
 
 
@@ -201,7 +211,7 @@ def fit_released(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, t
             worst = int(losses.argmax())
             for _ in range(2):
                 _released_step(segment, loss_fn, optimizer, u, v, worst)
-        frame_steps += count + 2 if count > 1 else 1
+        frame_steps += step_cost(count, len(segment.ranks), released=True)
         loss_value = float(losses.mean())
         best_window = min(best_window, loss_value)
         if (iteration + 1) % check_every == 0:
