@@ -28,22 +28,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ptcodec.encoder import Encoder, EncoderOptions
+from ptcodec.encoder import Encoder, FitOptions, StreamOptions
 from ptcodec.encoder.fit import Budget, fit
 from ptcodec.generators import load_generator
 from ptcodec.jobs.decode import decode_file
 from ptcodec.jobs.transcode import transcode_file
 from ptcodec.media import write_video
-from ptcodec.synthetic import reachable_clip
+from ptcodec.encoder.reachable import reachable_clip
 
 
 def compare_recipes(gen, clip: np.ndarray, args: argparse.Namespace) -> list[dict]:
     first, later = (int(x) for x in args.released_iterations.split(","))
-    common = dict(rank=args.rank, interval=args.interval, perceptual=args.perceptual)
+    stream = StreamOptions(ranks=(args.rank,), interval=args.interval)
     geometry = dict(width=clip.shape[2], height=clip.shape[1], fps=30, frame_count=len(clip))
-    released = Encoder(gen, EncoderOptions(recipe="released", first_steps=first, later_steps=later, **common),
-                       **geometry)
-    ours = Encoder(gen, EncoderOptions(**common), **geometry)
+    released = Encoder(gen, stream, FitOptions(recipe="released", first_steps=first, later_steps=later,
+                                               perceptual=args.perceptual), **geometry)
+    ours = Encoder(gen, stream, FitOptions(perceptual=args.perceptual), **geometry)
     rows: list[dict] = []
     original_fit = released._optimize
 
@@ -81,12 +81,12 @@ def transcode_speed(gen, clip: np.ndarray, args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in.mkv"
         write_video(src, clip, Fraction(30), codec="ffv1")
-        options = EncoderOptions(rank=args.rank, interval=args.interval, quality=args.quality,
-                                 perceptual=args.perceptual)
+        stream = StreamOptions(ranks=(args.rank,), interval=args.interval)
+        fit_options = FitOptions(quality=args.quality, perceptual=args.perceptual)
         size = (clip.shape[2], clip.shape[1])
-        result = transcode_file(src, Path(tmp) / "out.ptv", options, size=size, quiet=True)
-        decode_file(Path(tmp) / "out.ptv", Path(tmp) / "warm.y4m", quiet=True)  # warm-up
-        decoded = decode_file(Path(tmp) / "out.ptv", Path(tmp) / "out.y4m", quiet=True)
+        result = transcode_file(src, Path(tmp) / "out.ptv", stream, fit_options, size=size)
+        decode_file(Path(tmp) / "out.ptv", Path(tmp) / "warm.y4m")  # warm-up
+        decoded = decode_file(Path(tmp) / "out.ptv", Path(tmp) / "out.y4m")
     r = result.report
     row = {"quality": args.quality, "frames": r.frames, "keyframes": len(r.keyframes),
            "encode_s": r.seconds, "encode_s_per_keyframe": r.seconds / len(r.keyframes),

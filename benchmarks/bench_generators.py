@@ -25,7 +25,7 @@ import torch
 
 from ptcodec.generators import figures
 from ptcodec.generators.base import Generator
-from ptcodec.generators.onestep import initial_noise
+from ptcodec.process.noise import initial_noise
 from ptcodec.generators.reference import SEED, ReferenceGenerator
 from ptcodec.generators.sd_turbo import SDTurboGenerator, random_weights
 

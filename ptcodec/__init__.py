@@ -22,33 +22,36 @@ __all__ = [
     "CrcMismatchError",
     "Decoder",
     "Encoder",
-    "EncoderOptions",
+    "FitOptions",
     "GeneratorError",
+    "GeneratorOptions",
     "InputError",
     "InvalidValueError",
     "LimitExceededError",
     "PtcodecError",
     "PtvError",
+    "StreamOptions",
     "TruncatedError",
     "UnsupportedVersionError",
     "__version__",
     "open",
 ]
 
+_LAZY = {
+    "open": ("ptcodec.container", "open"),  # parsing and demuxing need no torch
+    "Encoder": ("ptcodec.encoder.encoder", "Encoder"),
+    "Decoder": ("ptcodec.decoder", "Decoder"),
+    "StreamOptions": ("ptcodec.encoder.options", "StreamOptions"),  # settings only: no torch
+    "FitOptions": ("ptcodec.encoder.options", "FitOptions"),
+    "GeneratorOptions": ("ptcodec.generators", "GeneratorOptions"),
+}
+
 
 def __getattr__(name: str):
-    """`ptcodec.open`, `ptcodec.Encoder` and `ptcodec.Decoder` (ptcodec/api.py) and
-    `ptcodec.EncoderOptions`, imported on first use so that `import ptcodec` does not load torch."""
-    if name == "open":  # parsing and demuxing need no torch
-        from ptcodec.container import open
+    """The API's classes, imported on first use so that `import ptcodec` does not load torch."""
+    if name in _LAZY:
+        import importlib
 
-        return open
-    if name in ("Encoder", "Decoder"):
-        from ptcodec import api
-
-        return getattr(api, name)
-    if name == "EncoderOptions":  # settings only: no torch
-        from ptcodec.encoder.options import EncoderOptions
-
-        return EncoderOptions
+        module, attribute = _LAZY[name]
+        return getattr(importlib.import_module(module), attribute)
     raise AttributeError(f"module 'ptcodec' has no attribute {name!r}")

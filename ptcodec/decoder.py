@@ -1,7 +1,7 @@
 """The reference decoder: units in, frames out (spec/ptv.md, section 12).
 
-Everything before the generator comes from `ptcodec.conditioning` and
-`ptcodec.quant`, which are bit-exact; this module only decides what to generate
+Everything before the generator comes from `ptcodec.process.conditioning` and
+`ptcodec.process.quant`, which are bit-exact; this module only decides what to generate
 when, and in which batches. Batches are fixed by the stream and `max_batch`, not
 by how the caller takes the frames: a scene's first keyframe alone, then each
 segment (a, b] between two keyframes in chunks of max_batch frames from a + 1
@@ -29,47 +29,71 @@ decoder checks both before generating, also for packets no reader has checked
 from __future__ import annotations
 
 import copy
+import itertools
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from ptcodec import conditioning
-from ptcodec.conditioning import FramePlan
-from ptcodec.errors import DamageWarning, GeneratorError, PtvError
+from ptcodec.process import conditioning
+from ptcodec.process.conditioning import FramePlan
+from ptcodec.errors import DamageWarning, GeneratorError, InvalidValueError, PtvError
 from ptcodec.generators.base import Generator
-from ptcodec.generators.onestep import initial_noise
-from ptcodec.media.pixels import to_uint8
+from ptcodec.process.noise import initial_noise, mix_noise
+from ptcodec.process.pixels import to_uint8
 from ptcodec.ptv import rules
 from ptcodec.ptv.framing import read_packet_units
 from ptcodec.ptv.packet import Packet
 from ptcodec.ptv.syntax import UNKNOWN_FINGERPRINT, PrevLatentRule
 from ptcodec.ptv.units import Keyframe, SceneInit, SequenceHeader, Unit
-from ptcodec.quant import dequantize_keyframe
+from ptcodec.process.quant import dequantize_keyframe
+
+if TYPE_CHECKING:
+    import av
+
+    from ptcodec.container import PromptStream
+    from ptcodec.generators import GeneratorOptions
 
 Factors = tuple[np.ndarray, np.ndarray]
 
 
 @dataclass
 class DecodedFrame:
+    """A frame out of the decoder: the one frame type of ptcodec's API (shaped like av.VideoFrame:
+    `pts`, `time_base`, `to_ndarray()`; `to_av()` makes one)."""
+
     index: int
     image: np.ndarray
     """RGB uint8 (H, W, 3): the spec's truncation of the generator's [-1, 1] output."""
     signed: np.ndarray
     """The generator's output itself, float32 (3, H, W) in [-1, 1]."""
+    time_base: Fraction
     concealed: bool = False
     """A copy of the last good frame, standing in for frames lost to damage."""
 
-    def to_av(self, time_base) -> "object":
-        """As an av.VideoFrame (rgb24) with pts = frame index in `time_base`."""
+    @property
+    def pts(self) -> int:
+        """The frame index, in `time_base` units."""
+        return self.index
+
+    def to_ndarray(self, format: str = "rgb24") -> np.ndarray:  # noqa: A002 - PyAV's keyword
+        """The RGB uint8 picture (H, W, 3), as av.VideoFrame.to_ndarray(format="rgb24") gives it."""
+        if format != "rgb24":
+            raise ValueError(f"decoded frames are rgb24; convert {format!r} with to_av().reformat()")
+        return self.image
+
+    def to_av(self) -> "av.VideoFrame":
+        """As an av.VideoFrame (rgb24) with the same pts and time_base."""
         import av
 
         frame = av.VideoFrame.from_ndarray(self.image, format="rgb24")
         frame.pts = self.index
-        frame.time_base = time_base
+        frame.time_base = self.time_base
         return frame
 
 
@@ -107,8 +131,9 @@ def run_generator(
 
 
 @dataclass
-class _Key:
-    """The last keyframe seen: its factors and what the generator made of it."""
+class KeyState:
+    """The last keyframe decoded: its dequantized factors and what the generator made of it.
+    The encoder's closed loop fits the next keyframe against exactly this (`Decoder.key`)."""
 
     index: int
     factors: Factors
@@ -117,8 +142,11 @@ class _Key:
 
 
 class Decoder:
-    """Feed units in stream order with `push`; call `flush` at the end of the stream.
-    Both return iterators over the frames completed (see the module docstring)."""
+    """`Decoder(header, generator)`, or `Decoder.load(stream)` to load the generator the stream names.
+
+    Packets in, frames out as av.CodecContext does: `decode(packet)`, then `decode(None)`;
+    `decode_range` seeks. Or units in stream order with `push`, and `flush` at the end
+    (the encoder's closed loop). All return the frames completed (see the module docstring)."""
 
     def __init__(
         self, header: SequenceHeader, generator: Generator, *, max_batch: int = 16, check_fingerprint: bool = True
@@ -130,9 +158,9 @@ class Decoder:
         self.generator = generator
         self.max_batch = max_batch
         self.n0 = initial_noise(header.noise_seed, (1, *header.latent_shape))
-        self.key: _Key | None = None
+        self.key: KeyState | None = None
+        """The last keyframe of the current scene, until the scene ends (public: the encoder reads it)."""
         self._scene_latent: tuple[int, np.ndarray] | None = None
-        self.frames_out = 0
         self.next_index = 0
         """The frame the decoder outputs next."""
         self._last: DecodedFrame | None = None
@@ -143,10 +171,30 @@ class Decoder:
         self._work: deque[Iterator[DecodedFrame]] = deque()
         """Queued work, in stream order: each item yields its frames as it generates them."""
 
+    @classmethod
+    def load(cls, stream: "bytes | SequenceHeader | PromptStream", generator: Generator | None = None, *,
+             options: "GeneratorOptions | None" = None, max_batch: int = 16,
+             check_fingerprint: bool = True) -> "Decoder":
+        """A decoder for a stream given by its codec private data (bytes), its sequence header or a
+        container's prompt stream; the generator the stream names is loaded (with `options`) unless given."""
+        from ptcodec.container import PromptStream
+        from ptcodec.generators import load_generator
+        from ptcodec.ptv import PtvReader
+
+        if isinstance(stream, PromptStream):
+            header = stream.header
+        elif isinstance(stream, (bytes, bytearray)):
+            with PtvReader(bytes(stream), path="codec private data") as reader:
+                header = reader.header
+        else:
+            header = stream
+        gen = generator or load_generator(header.generator_id, options)
+        return cls(header, gen, max_batch=max_batch, check_fingerprint=check_fingerprint)
+
     # -- the pieces the encoder's closed loop reuses ---------------------------
     def noise_from(self, latent: np.ndarray) -> np.ndarray:
         """N = w_prev * Z_prev + w_noise * N0 (spec 12.8), bit-exact."""
-        return conditioning.mix_noise(latent, self.n0, self.header.gamma_num, self.header.gamma_den)
+        return mix_noise(latent, self.n0, self.header.gamma_num, self.header.gamma_den)
 
     def segment_conditioning(self, left: Factors, right: Factors, a: int, b: int, start: int, stop: int) -> np.ndarray:
         """c_t for t = start .. stop-1 of the segment (a, b] (spec 12.5), float32 (stop - start, m, n)."""
@@ -185,6 +233,18 @@ class Decoder:
         the last good frame is then held until the next random access point, and
         decoding goes on from there (spec 11.3)."""
         return self._queue(self._packet(packet))
+
+    def decode_range(self, packets: Iterable[Packet], start: int = 0, end: int | None = None
+                     ) -> Iterator[DecodedFrame]:
+        """Frames start .. end-1 of a stream's packets, seeking: decoding begins at the last access
+        point at or before `start` (or, when there is none, at the next one, with a warning);
+        frames before `start` are generated but not returned."""
+        for packet in itertools.chain(_from_access_point(packets, start), [None]):
+            for frame in self.decode_iter(packet):  # a frame at a time: a long temporal unit is never held whole
+                if frame.index >= start and (end is None or frame.index < end):
+                    yield frame
+                if end is not None and self.next_index >= end:
+                    return
 
     def _packet(self, packet: Packet | None) -> Iterator[DecodedFrame]:
         if packet is None:
@@ -234,7 +294,7 @@ class Decoder:
     def _conceal(self, end: int) -> Iterator[DecodedFrame]:
         while self.next_index < end and self._last is not None:
             last = self._last
-            yield self._emit(DecodedFrame(self.next_index, last.image, last.signed, concealed=True))
+            yield self._emit(DecodedFrame(self.next_index, last.image, last.signed, self.header.time_base, concealed=True))
 
     # -- stream input ----------------------------------------------------------
     def push(self, unit: Unit) -> Iterator[DecodedFrame]:
@@ -282,7 +342,7 @@ class Decoder:
             cond = conditioning.compose(*factors)[None]
             frames, latents = run_generator(self.generator, self.noise_from(self._scene_latent[1]), cond, 1)
             self._scene_latent = None
-            self.key = _Key(b, factors, frames[0], latents[0:1])
+            self.key = KeyState(b, factors, frames[0], latents[0:1])
             return
         key = self.key
         assert key is not None, "the stream rules admit no keyframe without its scene"
@@ -293,7 +353,7 @@ class Decoder:
             if t < b:
                 yield self._frame(t, frame)
             else:
-                self.key = _Key(b, factors, frame, latent[None])
+                self.key = KeyState(b, factors, frame, latent[None])
 
     def _end_scene(self, end: int) -> Iterator[DecodedFrame]:
         """Output the last keyframe and the frames up to `end` that hold it (the caller checked the gap)."""
@@ -322,10 +382,9 @@ class Decoder:
                 t += 1
 
     def _frame(self, index: int, signed: np.ndarray) -> DecodedFrame:
-        return self._emit(DecodedFrame(index, to_uint8(signed.transpose(1, 2, 0)), signed))
+        return self._emit(DecodedFrame(index, to_uint8(signed.transpose(1, 2, 0)), signed, self.header.time_base))
 
     def _emit(self, frame: DecodedFrame) -> DecodedFrame:
-        self.frames_out += 1
         self.next_index = frame.index + 1
         self._last = frame
         return frame
@@ -343,3 +402,39 @@ def iter_frames(header: SequenceHeader, units: Iterable[Unit], generator: Genera
 def decode_units(header: SequenceHeader, units: Iterable[Unit], generator: Generator, **options) -> list[DecodedFrame]:
     """Every frame of a parsed stream (units after the sequence header, in order), in one call."""
     return list(iter_frames(header, units, generator, **options))
+
+
+def _from_access_point(packets: Iterable[Packet], start: int) -> Iterator[Packet]:
+    """The packets from the last access point at or before frame `start` on.
+
+    Without one (a Matroska track that lost its first Block, say) decoding can
+    only begin at the next access point: a DamageWarning names the frame."""
+    packets = iter(packets)
+    held: list[Packet] = []
+    skipped = 0
+    for packet in packets:
+        if packet.pts <= start and packet.is_keyframe:
+            held = [packet]
+            continue
+        if packet.pts <= start and held:
+            held.append(packet)
+            continue
+        if not held and not packet.is_keyframe:
+            skipped += 1
+            continue
+        if not held:
+            seconds = float(packet.pts * packet.time_base)
+            warnings.warn(DamageWarning(
+                f"no random access point at or before frame {start}; decoding starts at the next one, "
+                f"{seconds:.3f} s (frame {packet.pts})"), stacklevel=3)
+        yield from held
+        yield packet
+        held = []
+        break
+    else:
+        if skipped and not held:
+            raise InvalidValueError(f"no random access point (a packet that opens a scene) in {skipped} packets: "
+                                    "nothing can be decoded")
+        yield from held
+        return
+    yield from packets

@@ -8,7 +8,7 @@ temporary name beside it and renamed only when complete; a failed write (a full
 disk) is one line that names the file, and leaves no temporary file behind.
 
 The writers of whole formats keep their own temporary files (`PtvWriter` for
-.ptv, `VideoWriter` for video, `ptcodec.mkv.write_matroska`); they share these
+.ptv, `VideoWriter` for video, `ptcodec.container.matroska.write_matroska`); they share these
 checks and `write_error`. Plain files (a demuxed stream, dump arrays, prompt
 files) go through `atomic_file`. No torch, no PyAV: the parsing tools use it.
 """

@@ -72,7 +72,7 @@ def test_import_of_a_missing_directory_is_one_line(tmp_path):
 
 
 def test_import_ptcodec_stays_torch_free():
-    code = "import sys, ptcodec, ptcodec.ptv, ptcodec.quant, ptcodec.conditioning, ptcodec.cli; " \
+    code = "import sys, ptcodec, ptcodec.ptv, ptcodec.process.quant, ptcodec.process.conditioning, ptcodec.cli; " \
         "print('torch' in sys.modules, 'diffusers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert out.split() == ["False", "False"]

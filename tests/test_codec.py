@@ -17,9 +17,9 @@ from ptcodec.jobs.decode import decode_file
 from ptcodec.jobs.transcode import transcode_file
 from ptcodec.jobs.truncate import truncate_file
 from ptcodec.media import load_clip, write_video
-from ptcodec.media.pixels import psnr
+from ptcodec.metrics import psnr
 from ptcodec.ptv import Keyframe, PtvReader, SceneInit
-from ptcodec.synthetic import reachable_clip
+from ptcodec.encoder.reachable import reachable_clip
 from tests.conftest import SHARED_DATA
 
 SIZE = (64, 64)

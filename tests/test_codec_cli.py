@@ -19,7 +19,7 @@ from ptcodec.generators.reference import ReferenceGenerator
 from ptcodec.media import write_video
 from ptcodec.ptv import PtvReader
 from ptcodec.errors import PtcodecError
-from ptcodec.synthetic import reachable_clip
+from ptcodec.encoder.reachable import reachable_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 ENCODE = ["--size", "64", "-K", "2", "--first-steps", "40", "--later-steps", "30", "--quiet"]

@@ -14,7 +14,7 @@ import construct
 import numpy as np
 import pytest
 
-from ptcodec import conditioning
+from ptcodec.process import conditioning
 from ptcodec.conformance.candidates import CommandCandidate, PtcodecCandidate
 from ptcodec.conformance.runner import FAIL, PASS, SKIP, run_suite
 from ptcodec.conformance.vectors import VectorError, load_vectors
@@ -75,7 +75,7 @@ def _interp_off_by_one(monkeypatch):
 
 
 def _zero_point_ignored(monkeypatch):
-    import ptcodec.quant as quant
+    import ptcodec.process.quant as quant
 
     real = quant.dequantize
     monkeypatch.setattr(quant, "dequantize", lambda codes, scale, zero: real(codes, scale, np.zeros_like(zero)))
@@ -91,15 +91,15 @@ def _scene_init_ignored(monkeypatch):
 def _wrong_sigma(monkeypatch):
     """N0 scaled by the scheduler's init_noise_sigma, as diffusers' pipelines do before their first step."""
     import ptcodec.decoder
-    import ptcodec.reconstruction
-    from ptcodec.generators import onestep
+    import ptcodec.process.reconstruction
+    from ptcodec.process.noise import initial_noise
 
     sigma = np.float32(sigma_at())
 
     def scaled(seed, shape):
-        return (onestep.initial_noise(seed, shape) * sigma).astype(np.float32)
+        return (initial_noise(seed, shape) * sigma).astype(np.float32)
 
-    monkeypatch.setattr(ptcodec.reconstruction, "initial_noise", scaled)
+    monkeypatch.setattr(ptcodec.process.reconstruction, "initial_noise", scaled)
     monkeypatch.setattr(ptcodec.decoder, "initial_noise", scaled)
 
 

@@ -120,7 +120,7 @@ def test_a_parse_dump_that_is_not_a_regular_file_fails(tmp_path, kind):
 def good_dump(tmp_path_factory) -> Path:
     """A correct tier-2 dump of valid/basic, written by ptcodec's reconstruction."""
     from ptcodec.ptv import read_all
-    from ptcodec.reconstruction import reconstruct
+    from ptcodec.process.reconstruction import reconstruct
 
     header, records = read_all((BASIC / "stream.ptv").read_bytes())
     directory = tmp_path_factory.mktemp("dump") / "tier2"

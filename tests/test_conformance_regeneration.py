@@ -27,7 +27,7 @@ import pytest
 from ptcodec.conformance.compare import read_rgb, score_frames
 from ptcodec.conformance.generate import SHARED_SKY
 from ptcodec.conformance.vectors import load_vectors
-from ptcodec.mkv import read_prompt_track
+from ptcodec.container.matroska import read_prompt_track
 from ptcodec.conformance.compare import read_dump
 
 COMMITTED = Path(__file__).resolve().parents[1] / "bitstream"

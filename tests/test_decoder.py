@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from ptcodec import conditioning
+from ptcodec.process import conditioning
 from ptcodec.decoder import Decoder, run_generator
 from ptcodec.errors import GeneratorError, LimitExceededError
-from ptcodec.generators.onestep import initial_noise
+from ptcodec.process.noise import initial_noise, mix_noise
 from ptcodec.generators.reference import ReferenceGenerator
 from ptcodec.ptv import LEVELS, InterpRule, PrevLatentRule, QuantScheme, SceneInit, read_all, serialize
-from ptcodec.quant import dequantize_keyframe, quantize_keyframe, truncate_keyframe
+from ptcodec.process.quant import dequantize_keyframe, quantize_keyframe, truncate_keyframe
 from tests.conftest import make_header
 
 
@@ -52,7 +52,7 @@ def spec_frames(gen, header, units) -> list[np.ndarray]:
     for plan in plans:
         c = conditioning.frame_conditioning(plan, factors, header.interp_rule)
         z_prev = scenes[plan.frame] if plan.prev_source is None else latents[plan.prev_source]
-        noise = conditioning.mix_noise(z_prev, n0, header.gamma_num, header.gamma_den)
+        noise = mix_noise(z_prev, n0, header.gamma_num, header.gamma_den)
         f, z = run_generator(gen, noise, c[None], 1)
         latents[plan.frame] = z
         frames.append(f[0])

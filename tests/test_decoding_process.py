@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ptcodec.conditioning import compose, frame_conditioning, interpolation_weight, mix_noise, plan_frames, sqrt_rank
+from ptcodec.process.conditioning import compose, frame_conditioning, interpolation_weight, plan_frames, sqrt_rank
+from ptcodec.process.noise import mix_noise
 from ptcodec.ptv import QuantScheme
-from ptcodec.quant import dequantize_keyframe, quantize_keyframe, truncate_keyframe
+from ptcodec.process.quant import dequantize_keyframe, quantize_keyframe, truncate_keyframe
 
 
 def released_dequantize(q: np.ndarray, scale: float, zero_point: float):

@@ -16,7 +16,7 @@ import pytest
 
 import ptcodec
 from ptcodec.cli import main
-from ptcodec.mkv import mux, read_prompt_track
+from ptcodec.container.matroska import mux, read_prompt_track
 from ptcodec.ptv import PtvReader, ReservedUnit, serialize
 from tests.conftest import make_header, make_keyframe, tiny_scene
 

@@ -19,9 +19,9 @@ from ptcodec.generators.reference import ReferenceGenerator
 from ptcodec.jobs.decode import decode_file
 from ptcodec.jobs.transcode import transcode_file
 from ptcodec.media import load_clip, write_video
-from ptcodec.mkv import CODEC_TAG, PRIVATE_TAG, demux, mux, read_prompt_track, write_matroska
+from ptcodec.container.matroska import CODEC_TAG, PRIVATE_TAG, demux, mux, read_prompt_track, write_matroska
 from ptcodec.ptv import Metadata, Padding, PtvReader, ReservedUnit, serialize
-from ptcodec.synthetic import reachable_clip
+from ptcodec.encoder.reachable import reachable_clip
 from tests.conftest import SHARED_DATA, make_header, make_keyframe, tiny_scene
 
 QUICK = EncoderOptions(interval=3, first_steps=20, later_steps=10, max_scene_length=6)

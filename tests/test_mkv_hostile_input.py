@@ -19,7 +19,7 @@ import pytest
 import ptcodec
 from ptcodec.cli import main
 from ptcodec.errors import InputError, PtcodecError
-from ptcodec.mkv import PRIVATE_TAG, read_prompt_track, write_matroska
+from ptcodec.container.matroska import PRIVATE_TAG, read_prompt_track, write_matroska
 from ptcodec.ptv import PtvReader
 from tests.mutations import mutate
 

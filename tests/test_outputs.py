@@ -21,8 +21,8 @@ import ptcodec.jobs.transcode
 from ptcodec.cli import main
 from ptcodec.generators.reference import ReferenceGenerator
 from ptcodec.media import write_video
-from ptcodec.mkv import is_matroska
-from ptcodec.synthetic import reachable_clip
+from ptcodec.container.matroska import is_matroska
+from ptcodec.encoder.reachable import reachable_clip
 from tests.test_promptus_interop import write_released_dir
 
 ENCODE = ["--size", "64", "-K", "2", "--ranks", "1,2", "--first-steps", "3", "--later-steps", "3", "-q"]

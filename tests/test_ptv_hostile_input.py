@@ -195,7 +195,7 @@ class Pipe(io.RawIOBase):
 
 def every_reader_path(data: bytes, path: Path) -> None:
     """Parse `data` every way a user can; only PtvError (a PtcodecError) may come out."""
-    from ptcodec.reconstruction import reconstruct
+    from ptcodec.process.reconstruction import reconstruct
 
     for source in (lambda: data, lambda: io.BufferedReader(Pipe(data))):
         with contextlib.suppress(PtvError):

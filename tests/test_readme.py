@@ -90,7 +90,7 @@ def write_inputs(directory: Path) -> None:
 
     from ptcodec.generators import load_generator
     from ptcodec.media import write_video
-    from ptcodec.synthetic import reachable_clip
+    from ptcodec.encoder.reachable import reachable_clip
 
     clip = reachable_clip(load_generator("reference"), frames=30, size=(128, 128), interval=10, seed=3)
     write_video(directory / "in.mp4", clip, Fraction(30), codec="h264")

@@ -9,9 +9,9 @@ import pytest
 
 from ptcodec.cli import main
 from ptcodec.ptv import serialize
-from ptcodec.quant import dequantize_keyframe
+from ptcodec.process.quant import dequantize_keyframe
 from ptcodec.conformance.compare import read_dump
-from ptcodec.reconstruction import digest, reconstruct
+from ptcodec.process.reconstruction import digest, reconstruct
 from tests.conftest import make_header, make_keyframe, tiny_scene
 
 

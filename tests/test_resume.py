@@ -23,7 +23,7 @@ from ptcodec.jobs import progress as progress_module
 from ptcodec.jobs.transcode import transcode_file
 from ptcodec.media import write_video
 from ptcodec.ptv import PtvReader
-from ptcodec.synthetic import reachable_clip
+from ptcodec.encoder.reachable import reachable_clip
 
 FIRST, LATER = 8, 6
 OPTIONS = EncoderOptions(interval=2, first_steps=FIRST, later_steps=LATER)

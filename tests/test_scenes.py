@@ -9,7 +9,8 @@ import torch
 from ptcodec.encoder import Encoder, EncoderOptions
 from ptcodec.encoder.scenes import detect_scenes, latent_distances, plan_keyframes
 from ptcodec.generators.reference import ReferenceGenerator
-from ptcodec.media import load_clip, to_signed
+from ptcodec.media import load_clip
+from ptcodec.process.pixels import to_signed
 from tests.conftest import SHARED_DATA
 
 

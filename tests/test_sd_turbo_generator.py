@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ptcodec.errors import GeneratorError
-from ptcodec.generators.onestep import initial_noise
+from ptcodec.process.noise import initial_noise
 from ptcodec.generators.sd_turbo import SDTurboGenerator
 from tests.test_onestep_math import tiny_unet
 

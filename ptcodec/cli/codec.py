@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ptcodec.cli.types import (
-    count, duration_s, nonnegative_float, positive, positive_float, ranks, rate, seconds, size, unit_interval,
-)
 from ptcodec.cli.generator_args import add_generator_args, generator_options
-from ptcodec.encoder.options import PRESETS, EncoderOptions
+from ptcodec.cli.progress import Bars
+from ptcodec.cli.types import (
+    count, duration_s, nonnegative_float, positive, positive_float, prev_latent_rule, rank_ladder, ranks, rate,
+    scene_threshold, seconds, size, unit_interval,
+)
+from ptcodec.encoder.options import PRESETS, setting_names, split_settings
 from ptcodec.errors import GeneratorError, InputError
 
 GENERATOR_MISSING = 3
@@ -24,16 +26,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "a .mkv name gets the stream muxed into Matroska")
     g = p.add_argument_group("picture")
     g.add_argument("--size", type=size, help="output size N or WxH, multiples of 8 (default: the generator's native size)")
-    g.add_argument("--fit", choices=["crop", "keep"], default="crop",
+    g.add_argument("--fit", dest="crop", choices=["crop", "keep"], default="crop",
                    help="crop: centre-crop to the size's aspect (as the paper); keep: keep the aspect ratio within the size")
     g.add_argument("--fps", type=rate, help="resample to this frame rate (default: the source's)")
     g.add_argument("--start-frame", type=count, default=0, metavar="N",
                    help="skip the first N frames (counted after --fps resampling; default 0)")
     g.add_argument("--frames", type=positive, metavar="N", help="encode at most N frames")
     g = p.add_argument_group("rate and quality")
-    g.add_argument("--rank", type=positive, default=8, help="rank of the prompts (default 8: 8,808 bytes per keyframe)")
-    g.add_argument("--ranks", type=ranks, help="a rank ladder such as 4,8,16: one rank-scalable stream "
-                   "(nested dropout, per-component scales) that `ptcodec truncate` cuts to any rank")
+    rank = g.add_mutually_exclusive_group()
+    rank.add_argument("--rank", dest="ranks", type=rank_ladder, metavar="R",
+                      help="rank of the prompts (default 8: 8,808 bytes per keyframe); a ladder such as 4,8,16 "
+                      "makes one rank-scalable stream (nested dropout, per-component scales) that `ptcodec "
+                      "truncate` cuts to any of its ranks")
+    rank.add_argument("--ranks", dest="ranks", type=ranks, metavar="R,R,...", help="the same as --rank with a ladder")
     g.add_argument("--interval", "-K", type=positive, default=10, help="frames between keyframes (default 10)")
     g.add_argument("--quality", choices=list(PRESETS), default="default", help="fitting budget preset")
     g.add_argument("--first-steps", type=positive, help="optimizer steps for a scene's first keyframe")
@@ -48,16 +53,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--alpha", type=unit_interval, default=0.8, help="weight of MSE against the perceptual term (default 0.8)")
     g.add_argument("--c-penalty", type=nonnegative_float, default=0.0, help="weight of mean(|c|) (the released code: 0.1)")
     g.add_argument("--smoothing", type=unit_interval, default=0.0, help="the paper's temporal term weight beta (0: off)")
-    g.add_argument("--no-warm-start", action="store_true", help="start every keyframe from scratch")
+    g.add_argument("--no-warm-start", dest="warm_start", action="store_false", help="start every keyframe from scratch")
     g = p.add_argument_group("stream")
-    g.add_argument("--prev-latent", choices=["segment-start", "previous-frame"], default="segment-start",
+    g.add_argument("--prev-latent", dest="prev_latent_rule", type=prev_latent_rule, default="segment-start",
+                   metavar="{segment-start,previous-frame}",
                    help="which generated latent feeds the next frames' noise (released code: segment-start)")
-    g.add_argument("--scene-threshold", type=nonnegative_float, default=0.5,
+    g.add_argument("--scene-threshold", type=scene_threshold, default=0.5,
                    help="latent distance that starts a new scene (default 0.5); 0 turns detection off")
-    g.add_argument("--max-scene", type=positive, metavar="FRAMES",
+    g.add_argument("--max-scene", dest="max_scene_length", type=positive, metavar="FRAMES",
                    help="start a new scene (a random access point: decoding and seeking can start there) "
                    "at least every FRAMES frames; default: only at scene cuts")
-    g.add_argument("--no-crc", action="store_true", help="leave out the per-unit CRC-32C")
+    g.add_argument("--no-crc", dest="crc", action="store_false", help="leave out the per-unit CRC-32C")
     p.add_argument("--resume", action="store_true", help="continue an interrupted encode of the same command")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_generator_args(p, choose=True)
@@ -106,24 +112,27 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_transcode(args: argparse.Namespace) -> int:
+    from ptcodec.cli.signals import Interruptions
     from ptcodec.jobs.transcode import transcode_file
-    from ptcodec.ptv import PrevLatentRule
 
-    options = EncoderOptions(
-        rank=args.rank, ranks=args.ranks or (), interval=args.interval, quality=args.quality, recipe=args.recipe,
-        first_steps=args.first_steps, later_steps=args.later_steps, lr=args.lr, target_psnr=args.target_psnr,
-        perceptual=args.perceptual, perceptual_weights=args.perceptual_weights, alpha=args.alpha,
-        c_penalty=args.c_penalty, smoothing=args.smoothing, warm_start=not args.no_warm_start,
-        prev_latent_rule=PrevLatentRule.PREVIOUS_FRAME if args.prev_latent == "previous-frame" else PrevLatentRule.SEGMENT_START,
-        scene_threshold=args.scene_threshold or None, max_scene_length=args.max_scene, crc=not args.no_crc,
-    )
-    result = transcode_file(
-        args.input, args.output, options, generator=args.generator,
-        generator_options=generator_options(args, args.generator), size=args.size, fit=args.fit, fps=args.fps,
-        start=args.start_frame, max_frames=args.frames, resume=args.resume, quiet=args.quiet,
-    )
+    stream, fit = split_settings({name: value for name, value in vars(args).items() if name in setting_names()})
+
+    def kept(path: str, keyframes: int) -> None:
+        print(f"ptcodec: the unfinished stream is kept as {path} ({keyframes} keyframes done); "
+              "run the same command with --resume to continue it")
+
+    with Interruptions() as signals, Bars(args.quiet) as bars:
+        def keyframe(k) -> None:
+            bars.postfix("encoding", keyframe=str(k.frame), loss=f"{k.loss:.4g}", psnr=f"{k.fit_psnr:.1f}dB")
+
+        result = transcode_file(
+            args.input, args.output, stream, fit, generator=args.generator, generator_options=generator_options(args),
+            size=args.size, crop=args.crop, fps=args.fps, start=args.start_frame, max_frames=args.frames,
+            resume=args.resume, progress=bars, on_keyframe=keyframe, on_kept=None if args.quiet else kept,
+            critical=signals.deferred,
+        )
     r = result.report
-    resumed = f" ({r.resumed_keyframes} kept from the partial stream)" if args.resume else ""
+    resumed = f" ({result.resumed_keyframes} kept from the partial stream)" if args.resume else ""
     print(f"{result.output}: {r.frames} frames {result.header.width}x{result.header.height}, "
           f"{len(r.scene_starts)} scene(s), {len(r.keyframes)} keyframes{resumed}, {result.bytes:,} bytes, "
           f"{result.kbps:.1f} kbit/s, closed-loop PSNR {r.psnr_mean:.2f} dB, {r.seconds:.1f} s")
@@ -131,28 +140,25 @@ def run_transcode(args: argparse.Namespace) -> int:
 
 
 def run_decode(args: argparse.Namespace) -> int:
-    from ptcodec.container import open as open_container
+    from ptcodec.generators.base import torch_device
     from ptcodec.jobs.decode import decode_file
 
-    from ptcodec.generators.base import torch_device
-
     torch_device(args.device)  # a device this machine lacks is the user's error (status 1), not a missing generator
-    with open_container(args.input) as container:  # opened once: a pipe or FIFO can be read only once
-        try:
-            result = decode_file(container, args.output, codec=args.codec,
-                                 generator_options=generator_options(args, container.header.generator_id),
+    try:
+        with Bars(args.quiet) as bars:
+            result = decode_file(args.input, args.output, codec=args.codec, generator_options=generator_options(args),
                                  check_fingerprint=not args.ignore_fingerprint, max_batch=args.batch,
-                                 quiet=args.quiet, start=args.start, duration=args.duration)
-        except GeneratorError as error:  # a valid stream this machine cannot generate: its own exit status
-            print(f"ptcodec: error: {error}", file=sys.stderr)
-            return GENERATOR_MISSING
+                                 progress=bars, start=args.start, duration=args.duration)
+    except GeneratorError as error:  # a valid stream this machine cannot generate: its own exit status
+        print(f"ptcodec: error: {error}", file=sys.stderr)
+        return GENERATOR_MISSING
     concealed = f", {result.concealed} concealed" if result.concealed else ""
     print(f"{args.output}: {result.frames} frames{concealed}, {result.fps:.1f} frames/s")
     return 0
 
 
 def run_mux(args: argparse.Namespace) -> int:
-    from ptcodec.mkv import mux
+    from ptcodec.container.matroska import mux
 
     if args.with_video and not args.with_source:
         raise InputError("--with-video needs --with SOURCE")
@@ -162,7 +168,7 @@ def run_mux(args: argparse.Namespace) -> int:
 
 
 def run_demux(args: argparse.Namespace) -> int:
-    from ptcodec.mkv import demux
+    from ptcodec.container.matroska import demux
 
     count = demux(args.input, args.output)
     print(f"{args.output}: {count} packets")
@@ -182,5 +188,7 @@ def run_truncate(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     from ptcodec.jobs.demo import run_demo as demo
 
-    print(demo(args.dir, frames=args.frames, quality=args.quality, quiet=args.quiet).summary())
+    with Bars(args.quiet) as bars:
+        result = demo(args.dir, frames=args.frames, quality=args.quality, progress=bars)
+    print(result.summary())
     return 0

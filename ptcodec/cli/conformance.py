@@ -41,7 +41,7 @@ def run_conformance(args: argparse.Namespace) -> int:
     from ptcodec.conformance.candidates import CommandCandidate, PtcodecCandidate
     from ptcodec.conformance.runner import run_suite, write_results
     from ptcodec.conformance.vectors import default_vectors_dir, load_vectors
-    from ptcodec.jobs.progress import bar
+    from ptcodec.cli.progress import bar
 
     root = args.vectors or default_vectors_dir()
     vectors = load_vectors(root, args.only)

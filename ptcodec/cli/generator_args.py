@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ptcodec.generators import GeneratorOptions
 
 
 def add_generator_args(p: argparse.ArgumentParser, *, choose: bool) -> None:
@@ -25,11 +29,10 @@ def add_generator_args(p: argparse.ArgumentParser, *, choose: bool) -> None:
                         "On the CPU use fp32 or bf16: fp16 is emulated there (allowed, with a warning)")
 
 
-def generator_options(args: argparse.Namespace, generator_id: str) -> dict:
-    """Keyword arguments of the generator's `load`."""
-    options: dict = {"device": args.device, "dtype": args.dtype}
-    if args.offline:
-        options["offline"] = True
-    if generator_id == "sd-turbo":
-        options.update({k: v for k, v in (("unet", args.unet), ("vae", args.vae)) if v})
-    return options
+def generator_options(args: argparse.Namespace) -> "GeneratorOptions":
+    """The generator options these arguments set (decode has no --generator: the stream names it)."""
+    import dataclasses
+
+    from ptcodec.generators import GeneratorOptions
+
+    return GeneratorOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(GeneratorOptions)})

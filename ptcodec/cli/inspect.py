@@ -12,7 +12,7 @@ from ptcodec.ptv import PtvReader
 def open_reader(path: str) -> PtvReader:
     """A `.ptv` file, or the prompt track of a Matroska file, as one stream;
     "-" is standard input. A pipe or FIFO is read once, front to back."""
-    from ptcodec.mkv import open_input, read_prompt_track
+    from ptcodec.container.matroska import open_input, read_prompt_track
 
     given = open_input(path)
     if given.matroska:
@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reconstruct", help="dump everything before the generator (conformance tier 2)",
                        description="Write the dequantized factors, N0, scene-init latents and noise, and the "
                        "conditioning c of every frame as little-endian binary32 files with an index.json of "
-                       "shapes and SHA-256 (format: ptcodec/reconstruction.py). Needs no model.")
+                       "shapes and SHA-256 (format: ptcodec/process/reconstruction.py). Needs no model.")
     p.add_argument("file", help="a .ptv file or a Matroska file with a prompt track; - for standard input")
     p.add_argument("directory", help="where to write the arrays and index.json (created if missing)")
     p.set_defaults(run=run_reconstruct)
@@ -72,7 +72,7 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_reconstruct(args: argparse.Namespace) -> int:
-    from ptcodec.reconstruction import reconstruct
+    from ptcodec.process.reconstruction import reconstruct
 
     with open_reader(args.file) as reader:
         units = [record.unit for record in reader.units()]

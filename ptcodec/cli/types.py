@@ -8,6 +8,8 @@ import math
 from collections.abc import Callable
 from fractions import Fraction
 
+from ptcodec.ptv.syntax import PrevLatentRule
+
 
 def _number(text: str, kind: Callable, test: Callable, what: str):
     try:
@@ -64,6 +66,26 @@ def size(text: str) -> tuple[int, int]:
     if len(parts) != 2 or min(parts) < 1:
         raise argparse.ArgumentTypeError(f"size must be N or WxH, got {text!r}")
     return parts[0], parts[1]
+
+
+def rank_ladder(text: str) -> tuple[int, ...]:
+    """One rank ('8') or a ladder ('4,8,16')."""
+    return ranks(text)
+
+
+def scene_threshold(text: str) -> float | None:
+    """A latent distance >= 0; 0 turns scene-cut detection off (None)."""
+    return nonnegative_float(text) or None
+
+
+PREV_LATENT_RULES = {"segment-start": PrevLatentRule.SEGMENT_START, "previous-frame": PrevLatentRule.PREVIOUS_FRAME}
+"""The --prev-latent names of the header's previous-latent rules."""
+
+
+def prev_latent_rule(text: str) -> PrevLatentRule:
+    if text not in PREV_LATENT_RULES:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(PREV_LATENT_RULES)}, got {text!r}")
+    return PREV_LATENT_RULES[text]
 
 
 def ranks(text: str) -> tuple[int, ...]:

@@ -72,7 +72,7 @@ class PtcodecCandidate:
         outcome = Outcome(True, parse=dump)
         units = [r.unit for r in records[1:]]
         if 2 in tiers:
-            from ptcodec.reconstruction import reconstruct
+            from ptcodec.process.reconstruction import reconstruct
 
             outcome.tier2_dir = workdir / "tier2"
             index = reconstruct(header, units).write(outcome.tier2_dir)  # the arrays are computed once
@@ -105,7 +105,7 @@ class PtcodecCandidate:
 
 def read_stream_bytes(path: Path) -> bytes:
     """A vector's `.ptv` bytes; for a Matroska vector, the prompt track restored as Annex B.3 says."""
-    from ptcodec.mkv import is_matroska, read_prompt_track
+    from ptcodec.container.matroska import is_matroska, read_prompt_track
 
     if is_matroska(path):
         return read_prompt_track(path).ptv_bytes()

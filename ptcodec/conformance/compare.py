@@ -181,7 +181,7 @@ def _open_array(directory: str | os.PathLike[str], name: str, shape: tuple[int, 
 
 def array_digest(directory: str | os.PathLike[str], name: str, shape: tuple[int, ...]) -> str:
     """SHA-256 of a dumped array, hashed from its file a block at a time. The file holds the array's
-    little-endian binary32 bytes in C order, so this is `ptcodec.reconstruction.digest` of the array."""
+    little-endian binary32 bytes in C order, so this is `ptcodec.process.reconstruction.digest` of the array."""
     f, size = _open_array(directory, name, shape)
     sha, read = hashlib.sha256(), 0
     with f:

@@ -3,7 +3,7 @@
 One script makes every vector, in two stages:
 
 1. **Encode** (torch): the reference encoder fits small clips that the reference
-   generator can reproduce (ptcodec.synthetic) at 64x64, with each option of the
+   generator can reproduce (ptcodec.encoder.reachable) at 64x64, with each option of the
    format. Gradient descent is floating point and the encoder's output is not
    normative: another CPU (AVX-512 against AVX2, say) or another torch gives
    other bits, all of them valid streams. So the committed vectors are the
@@ -81,10 +81,10 @@ def encode(gen, clip: np.ndarray, *, fps: Fraction = Fraction(30), frame_count: 
            source: dict, **options) -> Encoded:
     """Encode a uint8 clip with the reference encoder; `source` says how the clip was made."""
     from ptcodec.encoder.encoder import Encoder
-    from ptcodec.encoder.options import EncoderOptions
+    from ptcodec.encoder.options import split_settings
 
     settings = dict(first_steps=150, later_steps=60, **options)
-    encoder = Encoder(gen, EncoderOptions(**settings), width=SIZE, height=SIZE, fps=fps,
+    encoder = Encoder(gen, *split_settings(settings), width=SIZE, height=SIZE, fps=fps,
                       frame_count=len(clip) if frame_count is None else frame_count)
     data = encoder.codec_private
     for frame in [*clip, None]:
@@ -92,7 +92,7 @@ def encode(gen, clip: np.ndarray, *, fps: Fraction = Fraction(30), frame_count: 
     header, records = read_all(data)
     described = {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()}
     generation = {"encoder": "ptcodec reference encoder", "generator": "reference",
-                  "clip": "ptcodec.synthetic.reachable_clip", **source, "options": described,
+                  "clip": "ptcodec.encoder.reachable.reachable_clip", **source, "options": described,
                   "closed_loop_psnr_db": round(encoder.report.psnr_mean, 2)}
     return Encoded(header, frame_units(records), generation)
 
@@ -102,7 +102,7 @@ def frame_units(records) -> list[Unit]:
 
 
 def clip(gen, frames: int, seed: int, *, interval: int = 3, rank: int = 4) -> np.ndarray:
-    from ptcodec.synthetic import reachable_clip
+    from ptcodec.encoder.reachable import reachable_clip
 
     return reachable_clip(gen, frames=frames, size=(SIZE, SIZE), interval=interval, rank=rank, seed=seed)
 
@@ -247,7 +247,7 @@ class VectorWriter:
         return directory
 
     def valid(self, name: str, description: str, data: bytes, *, generation: dict, **extra) -> None:
-        from ptcodec.reconstruction import reconstruct
+        from ptcodec.process.reconstruction import reconstruct
 
         directory = self._directory("valid", name)
         (directory / "stream.ptv").write_bytes(data)
@@ -305,7 +305,7 @@ class VectorWriter:
                                  "stream": "stream.ptv", "expect": expect})
 
     def mkv(self, name: str) -> None:
-        from ptcodec.mkv import mux
+        from ptcodec.container.matroska import mux
 
         directory = self._directory("mkv", name)
         mux(self.root / "valid" / name / "stream.ptv", directory / "stream.mkv")
@@ -339,7 +339,7 @@ def check_rejected(name: str, data: bytes, classes: tuple[str, ...]) -> None:
 
 def make_valid(w: VectorWriter, enc: dict[str, Encoded], only: Callable[[str], bool]) -> None:
     """Write the valid vectors from their encodings."""
-    from ptcodec.quant import truncate_keyframe
+    from ptcodec.process.quant import truncate_keyframe
 
     e = enc["basic"]
     if only("basic"):

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ptcodec.conditioning import plan_frames
+from ptcodec.process.conditioning import plan_frames
 from ptcodec.errors import PtcodecError
 from ptcodec.ptv import Keyframe, Metadata, Padding, ReservedUnit, SceneInit, SequenceHeader, UnitRecord, read_all
 from ptcodec.ptv.dump import CONFORMANCE_HASH_OVER, record_dict

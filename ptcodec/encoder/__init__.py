@@ -1,16 +1,18 @@
 """The reference encoder: prompt fitting in closed loop against a generator.
 
-- options.py: settings and quality presets
-- scenes.py: scene cuts and the keyframe plan
-- fakequant.py: the bitstream's quantizer with a straight-through gradient
+- options.py: StreamOptions (what a decoder sees) and FitOptions (how to fit), presets
+- scenes.py: scene cuts and the keyframe planner
+- mirrors.py: torch mirrors of the normative process (quantizer, conditioning, noise)
 - losses.py: MSE + perceptual terms
 - fit.py: fitting one keyframe's factors (ptcodec's recipe and the released one)
+- resume.py: continuing an interrupted encode from its partial stream
 - encoder.py: the loop over keyframes, writing units and decoding them back
+- reachable.py: clips the generator can reproduce exactly (demo and test content)
 """
 
-from ptcodec.encoder.options import PRESETS, EncoderOptions
+from ptcodec.encoder.options import PRESETS, FitOptions, StreamOptions, split_settings
 
-__all__ = ["PRESETS", "EncodeReport", "Encoder", "EncoderOptions", "KeyframeReport"]
+__all__ = ["PRESETS", "EncodeReport", "Encoder", "FitOptions", "KeyframeReport", "StreamOptions", "split_settings"]
 
 
 def __getattr__(name: str):

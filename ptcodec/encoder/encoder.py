@@ -30,20 +30,20 @@ import numpy as np
 import torch
 
 from ptcodec import __version__
-from ptcodec.conditioning import noise_weights
 from ptcodec.decoder import DecodedFrame, Decoder
+from ptcodec.encoder import mirrors
 from ptcodec.encoder.fit import Budget, FitResult, Segment, fit, fit_released, step_cost
 from ptcodec.encoder.losses import FitLoss
-from ptcodec.encoder.options import EncoderOptions
-from ptcodec.encoder.scenes import SceneCutDetector, plan_keyframes
-from ptcodec.errors import InputError, PtcodecError
+from ptcodec.encoder.options import FitOptions, StreamOptions, describe
+from ptcodec.encoder.resume import Replay
+from ptcodec.encoder.scenes import KeyframePlanner, SceneCutDetector, plan_keyframes
+from ptcodec.errors import InputError
+from ptcodec.generators import GeneratorOptions, load_generator
 from ptcodec.generators.base import Generator
-from ptcodec.media.pixels import psnr, to_signed
-from ptcodec.ptv import MAGIC, Keyframe, Metadata, Packet, SceneInit, SequenceHeader, Unit, build_unit, smallest_level
-from ptcodec.quant import quantize_keyframe
-
-DEFAULT_PERCEPTUAL = {"reference": "msssim", "sd-turbo": "lpips"}
-
+from ptcodec.metrics import psnr
+from ptcodec.process.pixels import to_signed
+from ptcodec.ptv import MAGIC, Metadata, Packet, SceneInit, SequenceHeader, Unit, build_unit, smallest_level
+from ptcodec.process.quant import quantize_keyframe
 
 @dataclass
 class KeyframeReport:
@@ -73,24 +73,20 @@ class EncodeReport:
         return sum(k.frame_steps for k in self.keyframes)
 
     @property
-    def resumed_keyframes(self) -> int:
-        return sum(k.resumed for k in self.keyframes)
-
-    @property
     def psnr_mean(self) -> float:
         """Mean closed-loop PSNR over frames that are not exact copies (inf when all are)."""
         finite = [v for v in self.psnr if math.isfinite(v)]
         return float(np.mean(finite)) if finite else math.inf
 
 
-def fit_work(options: EncoderOptions, frames: int, opens_scene: bool) -> tuple[int, int]:
+def fit_work(stream: StreamOptions, fit: FitOptions, frames: int, opens_scene: bool) -> tuple[int, int]:
     """(cost of one step, step budget) of fitting a keyframe whose segment has `frames` frames."""
-    first_steps, later_steps = options.steps()
-    cost = step_cost(frames, len(options.rank_ladder), released=options.recipe == "released")
+    first_steps, later_steps = fit.steps()
+    cost = step_cost(frames, len(stream.rank_ladder), released=fit.recipe == "released")
     return cost, first_steps if opens_scene else later_steps
 
 
-def make_header(generator: Generator, options: EncoderOptions, width: int, height: int, fps: Fraction,
+def make_header(generator: Generator, options: StreamOptions, width: int, height: int, fps: Fraction,
                 frame_count: int = 0) -> SequenceHeader:
     """The sequence header of an encode. The level admits the geometry, the rank,
     one keyframe per frame (the most scene cuts can add), frame_count and the
@@ -102,7 +98,7 @@ def make_header(generator: Generator, options: EncoderOptions, width: int, heigh
         raise InputError(f"frame size {width}x{height} is not a multiple of the latent grid ({gen.downscale})")
     fps = Fraction(fps)
     gap = min(opts.interval, frame_count) if frame_count else opts.interval
-    level = smallest_level(width, height, opts.full_rank, gen.tokens, gen.embed_dim, gen.latent_channels,
+    level = smallest_level(width, height, opts.rank, gen.tokens, gen.embed_dim, gen.latent_channels,
                            math.ceil(fps), frame_count, gap)
     tb = 1 / fps
     return SequenceHeader(
@@ -115,12 +111,13 @@ def make_header(generator: Generator, options: EncoderOptions, width: int, heigh
 
 
 class Encoder:
-    """`Encoder(generator, options, width=, height=, fps=)`; then `encode(frame)`
-    per frame and `encode(None)` at the end. `codec_private` is what precedes the
-    packets in a `.ptv` file (or goes into Matroska's CodecPrivate)."""
+    """`Encoder(generator, stream, fit, width=, height=, fps=)`, or `Encoder.load("reference", ...)`
+    to load a generator by id; then `encode(frame)` per frame and `encode(None)` at the end.
+    `codec_private` is what precedes the packets in a `.ptv` file (or goes into Matroska's
+    CodecPrivate)."""
 
-    def __init__(self, generator: Generator, options: EncoderOptions, *, width: int, height: int,
-                 fps: Fraction | int, frame_count: int = 0, resume: Iterable[Unit] = (),
+    def __init__(self, generator: Generator, stream: StreamOptions = StreamOptions(), fit: FitOptions = FitOptions(),
+                 *, width: int, height: int, fps: Fraction | int, frame_count: int = 0, resume: Iterable[Unit] = (),
                  on_frame: Callable[[DecodedFrame], None] | None = None,
                  on_keyframe: Callable[[KeyframeReport], None] | None = None,
                  on_units: Callable[[int, bytes], None] | None = None,
@@ -128,36 +125,33 @@ class Encoder:
         """`on_units(frame, data)`: the bytes of a keyframe's units (its scene-init unit
         first) the moment its fit is done, before the packet that carries them; not
         called for units replayed from `resume`. `on_progress(done, left)`: fitting work
-        in generator frame evaluations (see `work`), after every optimizer step."""
-        options.check()
+        in generator frame evaluations (see `work`), after every optimizer step. `resume`: the units
+        of an interrupted encode of the same input (ptcodec/encoder/resume.py), replayed, not fitted."""
+        stream.check()
+        fit.check()
         self.generator = generator
-        self.options = options
-        self.perceptual = options.perceptual or DEFAULT_PERCEPTUAL.get(generator.id, "msssim")
-        self.loss = FitLoss(self.perceptual, options.alpha, options.c_penalty, options.perceptual_weights)
-        self.header = make_header(generator, options, width, height, Fraction(fps), frame_count)
-        described = dict(options.describe(), perceptual=self.perceptual)
+        self.stream, self.fit = stream, fit
+        self.perceptual = fit.perceptual or generator.perceptual
+        self.loss = FitLoss(self.perceptual, fit.alpha, fit.c_penalty, fit.perceptual_weights)
+        self.header = make_header(generator, stream, width, height, Fraction(fps), frame_count)
         self.metadata = Metadata((
             ("encoder", f"ptcodec {__version__}".encode()),
-            ("encoder-options", json.dumps(described, sort_keys=True).encode()),
+            ("encoder-options", json.dumps(describe(stream, fit, self.perceptual), sort_keys=True).encode()),
         ))
         self.decoder = Decoder(self.header, generator)
         self.report = EncodeReport()
         self.on_frame, self.on_keyframe = on_frame, on_keyframe
         self.on_units, self.on_progress = on_units, on_progress
-        self._scenes = SceneCutDetector(options.scene_threshold, max_length=options.max_scene_length)
+        self._scenes = SceneCutDetector(stream.scene_threshold, max_length=stream.max_scene_length)
+        self._keyframes = KeyframePlanner(stream.interval)
         self._frames: dict[int, np.ndarray] = {}
         """Input frames not yet output by the closed loop (targets and PSNR)."""
         self._next = 0
         self._scene_start = 0
-        self._last_key: int | None = None
         self._last_factors: tuple[np.ndarray, np.ndarray] | None = None
         self._pending: tuple[int, bool, bytes] | None = None
         """The last keyframe's temporal unit (pts, opens a scene, bytes), waiting for its duration."""
-        self._resume: dict[int, list[Unit]] = {}
-        for unit in resume:
-            if isinstance(unit, (SceneInit, Keyframe)):
-                self._resume.setdefault(unit.frame_index, []).append(unit)
-        self._resumed_up_to = max(self._resume, default=-1)
+        self._replay = Replay(resume)
         self._work_done = self._resumed_work()
         self._plan: tuple[int, int, int] | None = None
         """(scene start, after, work): the last `_planned_work`, asked again at every step."""
@@ -165,12 +159,21 @@ class Encoder:
         """The fit in progress: (keyframe, cost of one step, step budget, steps taken)."""
         self._started = time.perf_counter()
 
+    @classmethod
+    def load(cls, generator_id: str = "reference", stream: StreamOptions = StreamOptions(),
+             fit: FitOptions = FitOptions(), *, options: GeneratorOptions | None = None, width: int, height: int,
+             fps: Fraction | int, **encoder_arguments) -> "Encoder":
+        """An encoder with the generator `generator_id` loaded (with `options`)."""
+        return cls(load_generator(generator_id, options), stream, fit, width=width, height=height, fps=fps,
+                   **encoder_arguments)
+
     @property
     def codec_private(self) -> bytes:
         return MAGIC + build_unit(self.header, None) + build_unit(self.metadata, self.header)
 
     @property
     def frames_in(self) -> int:
+        """Frames taken by `encode` so far."""
         return self._next
 
     # -- fitting work, for progress bars ---------------------------------------------
@@ -188,13 +191,13 @@ class Encoder:
 
     def _decided(self) -> int:
         """The last keyframe decided, fitted or held in the partial stream being resumed."""
-        return max(-1 if self._last_key is None else self._last_key, self._resumed_up_to)
+        return max(-1 if self._keyframes.last is None else self._keyframes.last, self._replay.up_to)
 
     def _planned_work(self, after: int) -> int:
         """Work of the planned keyframes after frame `after` (none when the frame count is unknown)."""
         if self._plan is not None and self._plan[:2] == (self._scene_start, after):
             return self._plan[2]
-        count, opts = self.header.frame_count, self.options
+        count, opts = self.header.frame_count, self.stream
         starts = [self._scene_start]
         if opts.max_scene_length:
             starts += range(self._scene_start + opts.max_scene_length, count, opts.max_scene_length)
@@ -202,7 +205,7 @@ class Encoder:
         for key in plan_keyframes(starts, count, opts.interval) if count else []:
             if key > after:
                 opens_scene = key in starts
-                cost, budget = fit_work(opts, 1 if opens_scene else key - previous, opens_scene)
+                cost, budget = fit_work(opts, self.fit, 1 if opens_scene else key - previous, opens_scene)
                 work += cost * budget
                 previous = key
         self._plan = (self._scene_start, after, work)
@@ -210,9 +213,9 @@ class Encoder:
 
     def _resumed_work(self) -> int:
         work, previous = 0, None
-        for frame in sorted(self._resume):
-            opens_scene = previous is None or isinstance(self._resume[frame][0], SceneInit)
-            cost, budget = fit_work(self.options, 1 if opens_scene else frame - previous, opens_scene)
+        for frame, opens_scene in self._replay.keyframes():
+            opens_scene = opens_scene or previous is None
+            cost, budget = fit_work(self.stream, self.fit, 1 if opens_scene else frame - previous, opens_scene)
             work += cost * budget
             previous = frame
         return work
@@ -238,22 +241,19 @@ class Encoder:
         self._next += 1
         latent = self._latent(image)
         cut = self._scenes.push(latent)
-        packets: list[Packet] = []
-        if cut and t > 0 and self._last_key != t - 1:
-            packets += self._keyframe(t - 1)  # a scene ends on a keyframe
         self._frames[t] = image
-        if cut:
-            self._scene_start = t
-            self.report.scene_starts.append(t)
-            packets += self._keyframe(t, scene_latent=latent)
-        elif (t - self._scene_start) % self.options.interval == 0:
-            packets += self._keyframe(t)
+        packets: list[Packet] = []
+        for key, opens_scene in self._keyframes.frame(t, cut):
+            if opens_scene:
+                self._scene_start = t
+                self.report.scene_starts.append(t)
+            packets += self._keyframe(key, scene_latent=latent if opens_scene else None)
         return packets
 
     def _flush(self) -> list[Packet]:
         packets: list[Packet] = []
-        if self._next and self._last_key != self._next - 1:
-            packets += self._keyframe(self._next - 1)
+        for key, _ in self._keyframes.finish(self._next):
+            packets += self._keyframe(key)
         if self._pending is not None:
             end = self.header.frame_count or self._next
             packets.append(self._packet(end))
@@ -271,15 +271,9 @@ class Encoder:
     def _keyframe(self, b: int, scene_latent: np.ndarray | None = None) -> list[Packet]:
         t0 = time.perf_counter()
         units: list[Unit] = []
-        resumed = self._resume.get(b)
-        if resumed is None and b < self._resumed_up_to:
-            raise PtcodecError(f"the partial stream has no keyframe at frame {b} where this encode puts one; "
-                               "it was made from another input; cannot resume")
-        if resumed is not None and isinstance(resumed[0], SceneInit) != (scene_latent is not None):
-            raise PtcodecError(f"the partial stream and this encode disagree on whether a scene starts at frame {b}; "
-                               "it was made from another input; cannot resume")
+        resumed = self._replay.at(b, opens_scene=scene_latent is not None)
         if scene_latent is not None:
-            scene = SceneInit.from_latent(b, scene_latent, self.options.latent_dtype)
+            scene = SceneInit.from_latent(b, scene_latent, self.stream.latent_dtype)
             if resumed is not None:
                 scene = resumed[0]
             units.append(scene)
@@ -289,13 +283,14 @@ class Encoder:
             result = None
         else:
             result = self._fit(b, units[0] if units else None)
-            keyframe = quantize_keyframe(b, result.u.numpy(), result.v.numpy(), self.options.quant_scheme)
+            keyframe = quantize_keyframe(b, result.u.numpy(), result.v.numpy(), self.stream.quant_scheme)
         units.append(keyframe)
         data = b"".join(build_unit(u, self.header) for u in units)
         if resumed is None and self.on_units is not None:
             self.on_units(b, data)
         self._collect(self.decoder.push(keyframe))
-        self._last_key, self._last_factors = b, self.decoder.key.factors
+        assert self.decoder.key is not None, "the decoder holds the keyframe it was just given"
+        self._last_factors = self.decoder.key.factors
         if result is not None and self.on_progress is not None:
             self.on_progress(*self.work)
         packets = [self._packet(b)] if self._pending is not None else []
@@ -311,7 +306,7 @@ class Encoder:
 
     def _fit(self, b: int, scene: SceneInit | None) -> FitResult:
         segment, steps = self._segment(b, scene)
-        cost, _ = fit_work(self.options, len(segment.targets), scene is not None)
+        cost, _ = fit_work(self.stream, self.fit, len(segment.targets), scene is not None)
         self._fitting = (b, cost, steps, 0)
         result = self._optimize(segment, self._start(b), steps, first=scene is not None)
         self._fitting = None
@@ -320,32 +315,32 @@ class Encoder:
 
     def _segment(self, b: int, scene: SceneInit | None) -> tuple[Segment, int]:
         """The frames keyframe b decides, as the decoder will render them; and the step budget."""
-        gen, opts = self.generator, self.options
+        gen, h = self.generator, self.header
         device = getattr(gen, "device", "cpu")
         dtype = getattr(gen, "dtype", torch.float32)
-        first_steps, later_steps = opts.steps()
+        first_steps, later_steps = self.fit.steps()
         if scene is not None:
-            frames, weights, left, z_prev, steps = [b], [1.0], None, scene.latent(), first_steps
+            frames, weights, left, z_prev, steps = [b], np.ones(1, np.float32), None, scene.latent(), first_steps
         else:
             key = self.decoder.key
-            a = key.index
-            frames = list(range(a + 1, b + 1))
-            weights = [(t - a) / (b - a) for t in frames]
+            assert key is not None, "a keyframe that opens no scene follows one of its scene"
+            frames = list(range(key.index + 1, b + 1))
+            weights = mirrors.segment_weights(key.index, b, h.interp_rule)
             left, z_prev, steps = key.factors, key.latent, later_steps
         targets = torch.from_numpy(to_signed(np.stack([self._frames[t] for t in frames]))).permute(0, 3, 1, 2)
-        w_prev, w_noise = noise_weights(self.header.gamma_num, self.header.gamma_den)
         segment = Segment(
-            generator=gen, targets=targets.to(device, dtype), weights=torch.tensor(weights).to(device, dtype),
+            generator=gen, targets=targets.to(device, dtype), weights=torch.from_numpy(weights).to(device, dtype),
             left=None if left is None else tuple(torch.from_numpy(f).to(device, dtype) for f in left),
             z_prev=torch.from_numpy(np.asarray(z_prev, dtype=np.float32)).to(device, dtype),
-            n0=torch.from_numpy(self.decoder.n0).to(device, dtype), noise_weights=(float(w_prev), float(w_noise)),
-            prev_latent_rule=self.header.prev_latent_rule, quant_scheme=opts.quant_scheme, ranks=opts.rank_ladder,
+            n0=torch.from_numpy(self.decoder.n0).to(device, dtype), gamma=(h.gamma_num, h.gamma_den),
+            prev_latent_rule=h.prev_latent_rule, quant_scheme=self.stream.quant_scheme,
+            ranks=self.stream.rank_ladder,
         )
         return segment, steps
 
     def _optimize(self, segment: Segment, init: tuple[torch.Tensor, torch.Tensor], steps: int,
                   first: bool) -> FitResult:
-        opts = self.options
+        opts = self.fit
         if opts.recipe == "released":
             result = fit_released(segment, self.loss, init, steps, check_every=300 if first else 20, lr=opts.lr or 0.1,
                                   progress=self._on_step)
@@ -359,8 +354,8 @@ class Encoder:
         """Warm start from the previous keyframe's dequantized factors (what the
         stream holds, so a resumed encode starts from the same point), else the
         released code's start: u, v uniform in [0, 1)."""
-        gen, opts = self.generator, self.options
-        rank = opts.full_rank
+        gen, opts = self.generator, self.fit
+        rank = self.stream.rank
         last = self._last_factors
         if last is not None and opts.warm_start and opts.recipe == "ptcodec" and last[0].shape[1] == rank:
             u, v = last

@@ -3,9 +3,9 @@
 A keyframe b is fitted against every frame whose conditioning it touches: the
 frames a+1 .. b after the previous keyframe a of its scene (interpolation-aware
 fitting, as the released code does), or frame b alone when it opens a scene.
-`Segment` renders those frames from candidate factors the way a decoder will
-(section 12 of the spec, in differentiable torch), through the bitstream's
-quantizer. Two optimizers drive it:
+`Segment` renders those frames from candidate factors the way a decoder will,
+through the bitstream's quantizer, with the torch mirrors of the decoding
+process (ptcodec/encoder/mirrors.py). Two optimizers drive it:
 
 - `fit` (ptcodec's recipe): all frames of the segment in one batched generator
   call per step, Adam with a warm-up-free cosine decay, the best iterate kept,
@@ -24,16 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ptcodec.encoder.fakequant import fake_quantize_factors
+from ptcodec.encoder import mirrors
 from ptcodec.encoder.losses import FitLoss
 from ptcodec.generators.base import Generator
+from ptcodec.metrics import signed_psnr_per_frame
 from ptcodec.ptv.syntax import PrevLatentRule
-
-
-def psnr_per_frame(frames: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """PSNR (dB) of [-1, 1] images, peak-to-peak 2."""
-    mse = ((frames.float() - targets.float()) ** 2).flatten(1).mean(1).clamp_min(1e-12)
-    return 10 * torch.log10(4 / mse)
 
 
 @dataclass
@@ -44,13 +39,14 @@ class Segment:
     targets: torch.Tensor
     """(B, 3, H, W) in [-1, 1]: frames a+1 .. b, or frame b alone at a scene start."""
     weights: torch.Tensor
-    """(B,) interpolation weight of each frame towards the new keyframe (1 for the keyframe itself)."""
+    """(B,) weight of the new keyframe in each frame's conditioning (`mirrors.segment_weights`)."""
     left: tuple[torch.Tensor, torch.Tensor] | None
     """Dequantized factors of keyframe a (fixed), None at a scene start."""
     z_prev: torch.Tensor
     """(1, C, h, w): the latent whose mix with N0 is the first frame's input noise."""
     n0: torch.Tensor
-    noise_weights: tuple[float, float]
+    gamma: tuple[int, int]
+    """The header's (gamma_num, gamma_den)."""
     prev_latent_rule: int
     quant_scheme: int
     ranks: tuple[int, ...]
@@ -60,20 +56,18 @@ class Segment:
         """c_t of every frame (B, m, n) from the first `rank` components."""
         u, v = u[:, :rank], v[:rank]
         if self.left is None:
-            return (u @ v / math.sqrt(rank)).expand(len(self.weights), -1, -1)
-        w = self.weights.view(-1, 1, 1)
-        ua, va = self.left[0][:, :rank], self.left[1][:rank]
-        return ((1 - w) * ua + w * u) @ ((1 - w) * va + w * v) / math.sqrt(rank)
+            return mirrors.compose(u, v).expand(len(self.weights), -1, -1)
+        left = self.left[0][:, :rank], self.left[1][:rank]
+        return mirrors.segment_conditioning(left, (u, v), self.weights)
 
     def noise(self, z: torch.Tensor) -> torch.Tensor:
-        w_prev, w_noise = self.noise_weights
-        return w_prev * z + w_noise * self.n0
+        return mirrors.mix_noise(z, self.n0, self.gamma)
 
     def render(self, u: torch.Tensor, v: torch.Tensor, only: int | None = None
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """(frames (R*B, 3, H, W), conditioning (R*B, m, n)) for every rank prefix
         R in `ranks`, through the bitstream's quantizer; `only` renders one frame."""
-        uq, vq = fake_quantize_factors(u, v, self.quant_scheme)
+        uq, vq = mirrors.fake_quantize_factors(u, v, self.quant_scheme)
         frames, conds = [], []
         for rank in self.ranks:
             cond = self.conditioning(uq, vq, rank)
@@ -159,7 +153,7 @@ def fit(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tens
         if smoothing and segment.left is not None:
             loss = smoothing * loss + (1 - smoothing) * _prompt_change(segment, u, v)
         value = float(loss.detach())
-        psnr = float(psnr_per_frame(frames[full].detach(), targets[full]).min())
+        psnr = float(signed_psnr_per_frame(frames[full].detach(), targets[full]).min())
         if value < best.loss * (1 - 1e-3):
             since_best = 0
         else:
@@ -182,9 +176,7 @@ def fit(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tens
 
 def _prompt_change(segment: Segment, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """The paper's temporal term ||c_b - c_a|| (mean absolute difference)."""
-    ua, va = segment.left
-    rank = u.shape[1]
-    return ((u @ v - ua @ va) / math.sqrt(rank)).abs().mean()
+    return (mirrors.compose(u, v) - mirrors.compose(*segment.left)).abs().mean()
 
 
 def fit_released(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tensor], iterations: int,
@@ -224,7 +216,7 @@ def fit_released(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, t
         frames, cond = segment.render(u, v)
         targets = segment.targets_for()
         loss_value = float(loss_fn(frames, targets, cond).mean())
-        psnr = float(psnr_per_frame(frames[-count:], targets[-count:]).min())
+        psnr = float(signed_psnr_per_frame(frames[-count:], targets[-count:]).min())
     return FitResult(u.detach(), v.detach(), loss_value, psnr, iterations, frame_steps)
 
 

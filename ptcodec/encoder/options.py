@@ -1,11 +1,26 @@
-"""Encoder settings, and the quality presets that set the fitting budgets."""
+"""Encoder settings in two typed objects, and the quality presets.
+
+- `StreamOptions`: everything a decoder sees. The sequence header's choices
+  (rank, rules, noise seed and gamma, CRC) and where keyframes and scenes go.
+  Two encodes with the same stream options and input give streams of the same
+  structure.
+- `FitOptions`: how the factors are fitted. These change the values a keyframe
+  carries, never the stream's structure.
+
+`split_settings` builds both from one flat mapping (argparse's namespace, a
+vector's recorded settings), so no caller copies fields one by one.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from ptcodec.errors import PtcodecError
+from ptcodec.process.noise import RELEASED_GAMMA, RELEASED_SEED
 from ptcodec.ptv.syntax import InterpRule, LatentDtype, PrevLatentRule, QuantScheme
 
 RECIPES = ("ptcodec", "released")
@@ -20,15 +35,59 @@ PRESETS: dict[str, dict[str, int]] = {
 RELEASED_ITERATIONS = {"first_steps": 10_000, "later_steps": 1_500}
 """The released Promptus code's iterations (frame 0 / later keyframes)."""
 
+DEFAULT_RANK = 8
+
 
 @dataclass(frozen=True)
-class EncoderOptions:
-    rank: int = 8
-    ranks: tuple[int, ...] = ()
-    """A rate ladder, e.g. (4, 8, 16): one rank-scalable stream of rank max(ranks),
-    fitted with nested dropout over these prefixes and quantized per component."""
+class StreamOptions:
+    """What the stream is made of: what a decoder sees."""
+
+    ranks: tuple[int, ...] = (DEFAULT_RANK,)
+    """The rank of every keyframe; several, e.g. (4, 8, 16), make a rate ladder: one
+    rank-scalable stream of rank max(ranks), fitted with nested dropout over these
+    prefixes and quantized per component."""
     interval: int = 10
     """K: frames from one keyframe to the next within a scene."""
+    scene_threshold: float | None = 0.5
+    """None turns scene-cut detection off."""
+    max_scene_length: int | None = None
+    """Start a new scene (a random access point) after this many frames."""
+    prev_latent_rule: int = PrevLatentRule.SEGMENT_START
+    interp_rule: int = InterpRule.LINEAR_FACTORS
+    noise_seed: int = RELEASED_SEED
+    gamma: tuple[int, int] = RELEASED_GAMMA
+    latent_dtype: int = LatentDtype.F32
+    crc: bool = True
+
+    @property
+    def rank(self) -> int:
+        """The rank every keyframe carries (the top of the ladder)."""
+        return max(self.ranks)
+
+    @property
+    def rank_ladder(self) -> tuple[int, ...]:
+        """The rank prefixes a decoder may cut the stream to, increasing."""
+        return tuple(sorted(set(self.ranks)))
+
+    @property
+    def quant_scheme(self) -> int:
+        return QuantScheme.PER_COMPONENT if len(self.rank_ladder) > 1 else QuantScheme.PER_TENSOR
+
+    def check(self) -> None:
+        if not self.ranks or any(r < 1 for r in self.ranks):
+            raise PtcodecError(f"ranks must be at least 1, got {self.ranks}")
+        if self.interval < 1:
+            raise PtcodecError(f"--interval must be at least 1, got {self.interval}")
+        if self.max_scene_length is not None and self.max_scene_length < 1:
+            raise PtcodecError(f"the longest scene must be at least 1 frame, got {self.max_scene_length}")
+        if self.scene_threshold is not None and not (math.isfinite(self.scene_threshold) and self.scene_threshold >= 0):
+            raise PtcodecError(f"scene_threshold must be a number >= 0, got {self.scene_threshold}")
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """How each keyframe's factors are fitted: nothing a decoder sees but their values."""
+
     quality: str = "default"
     recipe: str = "ptcodec"
     first_steps: int | None = None
@@ -45,31 +104,8 @@ class EncoderOptions:
     smoothing: float = 0.0
     """The paper's temporal term: loss = s * D + (1 - s) * |c_b - c_a| when nonzero."""
     warm_start: bool = True
-    prev_latent_rule: int = PrevLatentRule.SEGMENT_START
-    interp_rule: int = InterpRule.LINEAR_FACTORS
-    scene_threshold: float | None = 0.5
-    """None turns scene-cut detection off."""
-    max_scene_length: int | None = None
-    """Start a new scene (a random access point) after this many frames."""
-    noise_seed: int = 88
-    gamma: tuple[int, int] = (95, 100)
-    latent_dtype: int = LatentDtype.F32
-    crc: bool = True
     seed: int = 0
     """Seeds the starting factors of a cold start."""
-    extra: dict = field(default_factory=dict, compare=False)
-
-    @property
-    def full_rank(self) -> int:
-        return max(self.ranks) if self.ranks else self.rank
-
-    @property
-    def rank_ladder(self) -> tuple[int, ...]:
-        return tuple(sorted(set(self.ranks))) if self.ranks else (self.rank,)
-
-    @property
-    def quant_scheme(self) -> int:
-        return QuantScheme.PER_COMPONENT if len(self.rank_ladder) > 1 else QuantScheme.PER_TENSOR
 
     def steps(self) -> tuple[int, int]:
         """(first, later) fitting budgets: explicit values, else the recipe's or preset's."""
@@ -81,12 +117,6 @@ class EncoderOptions:
             raise PtcodecError(f"unknown --quality {self.quality!r}; choose one of {', '.join(PRESETS)}")
         if self.recipe not in RECIPES:
             raise PtcodecError(f"unknown recipe {self.recipe!r}; choose one of {', '.join(RECIPES)}")
-        if self.interval < 1:
-            raise PtcodecError(f"--interval must be at least 1, got {self.interval}")
-        if any(r < 1 for r in self.rank_ladder):
-            raise PtcodecError(f"ranks must be at least 1, got {self.rank_ladder}")
-        if self.max_scene_length is not None and self.max_scene_length < 1:
-            raise PtcodecError(f"the longest scene must be at least 1 frame, got {self.max_scene_length}")
         if not 0 <= self.alpha <= 1:
             raise PtcodecError(f"alpha must be within [0, 1], got {self.alpha}")
         if not 0 <= self.smoothing <= 1:
@@ -95,14 +125,43 @@ class EncoderOptions:
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise PtcodecError(f"{name} must be a number > 0, got {value}")
-        for name in ("c_penalty", "scene_threshold"):
-            value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value >= 0):
-                raise PtcodecError(f"{name} must be a number >= 0, got {value}")
+        if not (math.isfinite(self.c_penalty) and self.c_penalty >= 0):
+            raise PtcodecError(f"c_penalty must be a number >= 0, got {self.c_penalty}")
 
-    def describe(self) -> dict:
-        """What goes into the stream's metadata (and must match on --resume)."""
-        out = asdict(self)
-        out.pop("extra")
-        out["ranks"] = list(self.rank_ladder)
-        return out
+
+def setting_names() -> set[str]:
+    """Every field of StreamOptions and FitOptions, and `rank` (a one-rung ladder)."""
+    return {f.name for cls in (StreamOptions, FitOptions) for f in dataclasses.fields(cls)} | {"rank"}
+
+
+def split_settings(settings: Mapping[str, Any]) -> tuple[StreamOptions, FitOptions]:
+    """(StreamOptions, FitOptions) from one flat mapping of field names. `rank` (one rank) is the
+    one-rung ladder `ranks`; a name neither object has is an error; None stands for the default,
+    except in a field where None is a value (scene_threshold None: no scene-cut detection)."""
+    settings = dict(settings)
+    if "rank" in settings:
+        rank = settings.pop("rank")
+        if settings.get("ranks") is not None and rank is not None:
+            raise PtcodecError("give either a rank or a rank ladder (ranks), not both")
+        if rank is not None:
+            settings["ranks"] = (rank,)
+    unknown = set(settings) - setting_names()
+    if unknown:
+        raise PtcodecError(f"unknown encoder settings: {', '.join(sorted(unknown))}")
+    for name in ("ranks", "gamma"):
+        if settings.get(name) is not None:
+            settings[name] = tuple(settings[name])
+    out = []
+    for cls in (StreamOptions, FitOptions):
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        out.append(cls(**{k: v for k, v in settings.items()
+                          if k in fields and (v is not None or "None" in str(fields[k].type))}))
+    return out[0], out[1]
+
+
+def describe(stream: StreamOptions, fit: FitOptions, perceptual: str) -> dict:
+    """What goes into the stream's metadata unit (and must match on --resume): every setting."""
+    out: dict[str, Any] = {**dataclasses.asdict(stream), **dataclasses.asdict(fit), "perceptual": perceptual}
+    out["rank"] = stream.rank
+    out["ranks"] = list(stream.rank_ladder)
+    return out

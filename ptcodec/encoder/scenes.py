@@ -67,13 +67,48 @@ def detect_scenes(latents: np.ndarray, threshold: float | None = DEFAULT_THRESHO
     return [t for t, latent in enumerate(latents) if detector.push(latent)]
 
 
+class KeyframePlanner:
+    """The keyframe rule, decided frame by frame as frames arrive: a keyframe at each scene's
+    first frame and every `interval` frames from it, on the last frame of a scene (the frame
+    before a cut), and on the stream's last frame, so that every frame is interpolated within
+    its own scene."""
+
+    def __init__(self, interval: int) -> None:
+        self.interval = interval
+        self.start = 0
+        self.last: int | None = None
+        """The last keyframe decided."""
+
+    def frame(self, t: int, opens_scene: bool) -> list[tuple[int, bool]]:
+        """The keyframes that frame t decides, as (frame index, opens a scene), in order."""
+        keys = []
+        if opens_scene and t > 0 and self.last != t - 1:
+            keys.append((t - 1, False))  # a scene ends on a keyframe
+        if opens_scene:
+            self.start = t
+            keys.append((t, True))
+        elif (t - self.start) % self.interval == 0:
+            keys.append((t, False))
+        if keys:
+            self.last = keys[-1][0]
+        return keys
+
+    def finish(self, frames: int) -> list[tuple[int, bool]]:
+        """The keyframe on the last of `frames` frames, unless it is one already."""
+        if not frames or self.last == frames - 1:
+            return []
+        self.last = frames - 1
+        return [(frames - 1, False)]
+
+
 def plan_keyframes(scene_starts: list[int], frame_count: int, interval: int) -> list[int]:
-    """Keyframes every `interval` frames from each scene start, plus each scene's
-    last frame, so that every frame is interpolated within its own scene."""
+    """The keyframes of a whole clip with these scene starts (the first is 0), by `KeyframePlanner`.
+    It is asked only about the frames where its rule can act (each scene's start and every
+    `interval` frames from it), so the plan costs one step per keyframe, not per frame."""
+    planner = KeyframePlanner(interval)
+    starts = sorted(set(scene_starts))
     keyframes = []
-    ends = scene_starts[1:] + [frame_count]
-    for start, end in zip(scene_starts, ends):
-        keyframes += list(range(start, end, interval))
-        if keyframes[-1] != end - 1:
-            keyframes.append(end - 1)
-    return keyframes
+    for start, end in zip(starts, [*starts[1:], frame_count]):
+        for t in range(start, end, interval):
+            keyframes += [k for k, _ in planner.frame(t, t == start)]
+    return keyframes + [k for k, _ in planner.finish(frame_count)]

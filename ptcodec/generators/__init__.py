@@ -7,7 +7,10 @@ it. Implementations import torch and diffusers only when loaded, so that
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import inspect
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ptcodec.errors import GeneratorError
@@ -22,12 +25,37 @@ REGISTRY: dict[str, tuple[str, str]] = {
 """generator id -> (module, class with a `load(**options)` classmethod)."""
 
 
+@dataclass(frozen=True)
+class GeneratorOptions:
+    """How to load whichever generator a stream names (the CLI's generator options). Each
+    generator takes the fields its `load` has; the others (sd-turbo's weights, for the
+    reference generator) do not concern it and are left aside."""
+
+    device: str = "cpu"
+    dtype: str = "fp32"
+    offline: bool = False
+    """Never touch the network (as HF_HUB_OFFLINE=1); False leaves it to the environment."""
+    unet: str | None = None
+    """sd-turbo: the UNet's hub id or local folder (None: the default)."""
+    vae: str | None = None
+    """sd-turbo: the VAE's hub id or local folder (None: the default)."""
+
+    def arguments(self, load) -> dict:
+        """The keyword arguments of a generator's `load` that these options set."""
+        takes = inspect.signature(load).parameters
+        given = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        given["offline"] = self.offline or None  # None: the environment decides
+        return {name: value for name, value in given.items() if name in takes and value is not None}
+
+
 def available_generators() -> list[str]:
     return sorted(REGISTRY)
 
 
-def load_generator(generator_id: str, **options) -> "Generator":
+def load_generator(generator_id: str, options: GeneratorOptions | None = None, **arguments) -> "Generator":
     """Load the generator a stream names; GeneratorError says what is missing.
+    `options` are shared by every generator (each takes its own fields); `arguments` go to
+    this generator's `load` as they are (one it does not take is a TypeError, a caller's bug).
     The device is checked before anything loads."""
     if generator_id not in REGISTRY:
         raise GeneratorError(
@@ -35,6 +63,8 @@ def load_generator(generator_id: str, **options) -> "Generator":
         )
     from ptcodec.generators.base import check_precision, torch_device
 
-    check_precision(torch_device(options.get("device", "cpu")), options.get("dtype", "fp32"))
     module, name = REGISTRY[generator_id]
-    return getattr(importlib.import_module(module), name).load(**options)
+    load = getattr(importlib.import_module(module), name).load
+    arguments = {**(options.arguments(load) if options else {}), **arguments}
+    check_precision(torch_device(arguments.get("device", "cpu")), arguments.get("dtype", "fp32"))
+    return load(**arguments)

@@ -27,6 +27,8 @@ class Generator(abc.ABC):
     downscale: int
     native_size: tuple[int, int]
     """(height, width) the generator was made for."""
+    perceptual: str = "msssim"
+    """The fitting loss's perceptual term when FitOptions leaves it open (ptcodec/encoder/losses.py)."""
 
     @abc.abstractmethod
     def fingerprint(self) -> bytes:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ptcodec.generators.base import Generator
-from ptcodec.generators.onestep import initial_noise
+from ptcodec.process.noise import initial_noise
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -14,7 +14,8 @@ starts from z * init_noise_sigma with init_noise_sigma = sigma, not
 sqrt(1 + sigma^2), so its UNet sees z * sigma / sqrt(1 + sigma^2) = 0.99767 z.
 ptcodec follows the released code; `diffusers_input_scale` gives the factor.
 
-The noise rule (spec/ptv.md, 12.6 and 12.8) is NumPy-only so a parser can compute N0.
+The noise rule (N0 and the noise mix, spec 12.6 and 12.8) is part of the normative
+process: ptcodec/process/noise.py.
 """
 
 from __future__ import annotations
@@ -72,8 +73,3 @@ def predict_x0(z, eps, sigma: float):
 def diffusers_input_scale(sigma: float) -> float:
     """What diffusers' trailing-spacing pipeline multiplies z by before the UNet: sigma / sqrt(1 + sigma^2)."""
     return sigma / math.sqrt(1.0 + sigma * sigma)
-
-
-def initial_noise(seed: int, shape: tuple[int, ...]) -> np.ndarray:
-    """N0: NumPy's legacy RandomState(seed).randn(*shape), rounded to float32 (frozen across NumPy versions)."""
-    return np.random.RandomState(seed).randn(*shape).astype(np.float32)

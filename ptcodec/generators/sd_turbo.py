@@ -272,6 +272,7 @@ class SDTurboGenerator(Generator):
     latent_channels = 4
     downscale = 8
     native_size = (512, 512)
+    perceptual = "lpips"  # the paper's metric
 
     def __init__(self, unet, vae, *, device: str = "cpu", dtype: str = "fp32") -> None:
         self.device = torch_device(device)

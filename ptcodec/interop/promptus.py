@@ -38,6 +38,7 @@ from ptcodec.ptv import rules
 from ptcodec.ptv.levels import LEVELS
 from ptcodec.ptv.syntax import UNKNOWN_FINGERPRINT, NoiseRule
 from ptcodec.ptv.units import Unit
+from ptcodec.process.noise import RELEASED_GAMMA, RELEASED_SEED
 
 PROMPT_FILE = re.compile(r"frame_([0-9]{5,})\.prompt\Z")
 PROMPT_SUFFIX = ".prompt"
@@ -46,8 +47,6 @@ PROMPT_KEYS = ("U", "V", "U_scale", "U_zero_point", "V_scale", "V_zero_point")
 
 # The released code's fixed choices (shared/design/promptus-reference.md).
 RELEASED_GENERATOR = "sd-turbo"
-RELEASED_SEED = 88
-RELEASED_GAMMA = (95, 100)
 RELEASED_DEVICE = "cuda:0"
 """The storage location torch.save recorded in every released file (they were saved from a GPU)."""
 

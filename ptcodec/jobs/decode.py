@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import os
 import time
-from fractions import Fraction
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 
-from ptcodec.container import InputContainer, decode_range
+from ptcodec.container import InputContainer
 from ptcodec.container import open as open_container
 from ptcodec.decoder import DecodedFrame, Decoder
 from ptcodec.errors import InputError
-from ptcodec.generators import load_generator
-from ptcodec.jobs.progress import bar
+from ptcodec.generators import GeneratorOptions
+from ptcodec.jobs.progress import Progress
 from ptcodec.media import VideoWriter
 from ptcodec.media.writer import takes_audio
 from ptcodec.outputs import refuse_inputs
@@ -39,10 +39,12 @@ class DecodeResult:
 
 def decode_file(
     source: str | os.PathLike[str] | InputContainer, output: str | os.PathLike[str], *, codec: str | None = None,
-    generator_options: dict | None = None, check_fingerprint: bool = True, max_batch: int = 16,
-    quiet: bool = False, on_frame: Callable[[DecodedFrame], None] | None = None,
+    generator_options: GeneratorOptions | None = None, check_fingerprint: bool = True, max_batch: int = 16,
+    progress: Progress | None = None, on_frame: Callable[[DecodedFrame], None] | None = None,
     start: float | None = None, duration: float | None = None,
 ) -> DecodeResult:
+    """Decode `source` (a path, "-" for standard input, or an open container) into `output`;
+    `progress("decoding", done, total)` counts frames."""
     if start is not None and not start >= 0:
         raise InputError(f"start must be a time in seconds >= 0, got {start}")
     if duration is not None and not duration > 0:
@@ -62,19 +64,20 @@ def decode_file(
                           "decode the file itself to keep the audio", stacklevel=2)
         refuse_inputs(os.fspath(output), [container.path])
         writer = VideoWriter(output, fps, codec=codec, audio_from=audio)  # a bad output is refused before any work
-        gen = load_generator(header.generator_id, **(generator_options or {}))
-        decoder = Decoder(header, gen, max_batch=max_batch, check_fingerprint=check_fingerprint)
-        total = (end or header.frame_count or 0) - first
-        progress = bar(max(total, 0), "decoding", quiet=quiet)
+        decoder = Decoder.load(header, options=generator_options, max_batch=max_batch,
+                               check_fingerprint=check_fingerprint)
+        total = max((end or header.frame_count or 0) - first, 0)
         started = time.perf_counter()
         count = concealed = 0
+        if progress is not None:
+            progress("decoding", 0, total)
         with writer:
-            for frame in decode_range(decoder, container.demux(), first, end):
+            for frame in decoder.decode_range(container.demux(), first, end):
                 writer.write(frame.image)
                 if on_frame is not None:
                     on_frame(frame)
                 count += 1
                 concealed += frame.concealed
-                progress.update(1)
-        progress.close()
+                if progress is not None:
+                    progress("decoding", count, max(total, count))
     return DecodeResult(header, count, time.perf_counter() - started, concealed)

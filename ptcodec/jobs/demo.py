@@ -16,15 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ptcodec.encoder import EncoderOptions
+from ptcodec.encoder import FitOptions, StreamOptions
 from ptcodec.generators import load_generator
 from ptcodec.jobs.decode import DecodeResult, decode_file
+from ptcodec.jobs.progress import Progress
 from ptcodec.jobs.transcode import TranscodeResult, transcode_file
 from ptcodec.media import read_frames, write_video
 from ptcodec.media.writer import H264_OPTIONS, H264_PIX_FMT
-from ptcodec.media.pixels import psnr
+from ptcodec.metrics import psnr
 from ptcodec.outputs import PARTIAL_SUFFIX, check_output, make_directory
-from ptcodec.synthetic import reachable_clip
+from ptcodec.encoder.reachable import reachable_clip
 
 FPS = Fraction(30)
 H264_LABEL = f"H.264 {H264_PIX_FMT} crf {H264_OPTIONS['crf']}"
@@ -66,7 +67,7 @@ class DemoResult:
 
 
 def run_demo(directory: str | os.PathLike[str] = "ptcodec-demo", *, frames: int = 30, interval: int = 6,
-             quality: str = "default", quiet: bool = False) -> DemoResult:
+             quality: str = "default", progress: Progress | None = None) -> DemoResult:
     directory = Path(directory)
     check_output(directory, directory=True)
     make_directory(directory)
@@ -74,14 +75,14 @@ def run_demo(directory: str | os.PathLike[str] = "ptcodec-demo", *, frames: int 
     gen = load_generator("reference")
     clip = reachable_clip(gen, frames=frames, interval=interval, fps=FPS)
     write_video(directory / "input.mkv", clip, FPS, codec="ffv1")
-    options = EncoderOptions(interval=interval, quality=quality)
-    result = transcode_file(directory / "input.mkv", directory / "demo.ptv", options, generator="reference",
-                            size=(clip.shape[2], clip.shape[1]), quiet=quiet)
+    stream = StreamOptions(interval=interval)
+    result = transcode_file(directory / "input.mkv", directory / "demo.ptv", stream, FitOptions(quality=quality),
+                            generator="reference", size=(clip.shape[2], clip.shape[1]), progress=progress)
     scores: list[float] = []
-    decoded = decode_file(directory / "demo.ptv", directory / "decoded.mp4", quiet=quiet,
+    decoded = decode_file(directory / "demo.ptv", directory / "decoded.mp4", progress=progress,
                           on_frame=lambda f: scores.append(psnr(f.image, clip[f.index])))
     stored = [psnr(image, clip[i]) for i, image in enumerate(read_frames(directory / "decoded.mp4"))]
-    return DemoResult(directory, result, decoded, options.rank, _finite(scores), _finite(stored))
+    return DemoResult(directory, result, decoded, stream.rank, _finite(scores), _finite(stored))
 
 
 def _finite(scores: list[float]) -> list[float]:

@@ -1,26 +1,10 @@
-"""Progress bars with rate and ETA (tqdm, on stderr), silenced by --quiet.
-
-An encode's bar counts fitting work, not frames: a keyframe's fit is almost all
-of the time, and one optimizer step costs what it renders (a scene's first
-keyframe one frame, a later keyframe its whole segment). So the bar moves at
-every step, its rate (frame-steps per second) is steady across keyframes, and its
-ETA holds; the total is the plan's budget and is revised when a scene cut adds
-keyframes or a fit stops early.
-"""
+"""How a job reports its progress: a callback, never a printed bar (the CLI draws bars: ptcodec/cli/progress.py)."""
 
 from __future__ import annotations
 
-from tqdm import tqdm
+from collections.abc import Callable
 
-
-def bar(total: int, description: str, *, quiet: bool, unit: str = "frame", initial: int = 0) -> tqdm:
-    return tqdm(total=total, desc=description, unit=unit, initial=initial, disable=quiet, dynamic_ncols=True,
-                leave=True)
-
-
-def advance(progress: tqdm, done: int, total: int) -> None:
-    """Move a bar to `done` of a `total` that may change as the work is planned anew."""
-    if total != progress.total:
-        progress.total = total
-    if done > progress.n:
-        progress.update(done - progress.n)
+Progress = Callable[[str, int, int], None]
+"""`progress(task, done, total)`, task "encoding" (fitting work, in generator frame evaluations) or
+"decoding" (frames). `total` may change as the work is planned anew (a scene cut adds keyframes, a
+fit stops early); the first call of a resumed encode has the kept work as `done`."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ptcodec.errors import InputError
 from ptcodec.outputs import check_output
 from ptcodec.ptv import Keyframe, PtvReader, PtvWriter, QuantScheme
-from ptcodec.quant import truncate_keyframe
+from ptcodec.process.quant import truncate_keyframe
 
 
 @dataclass

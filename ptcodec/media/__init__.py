@@ -8,7 +8,6 @@ rather than an FFmpeg traceback. It needs numpy and av only: importing it
 never imports torch, so muxing tools and tests stay light.
 """
 
-from ptcodec.media.pixels import psnr, to_signed, to_uint8
 from ptcodec.media.reader import (
     Clip,
     Geometry,
@@ -30,9 +29,6 @@ __all__ = [
     "load_clip",
     "output_size",
     "probe",
-    "psnr",
     "read_frames",
-    "to_signed",
-    "to_uint8",
     "write_video",
 ]

@@ -4,9 +4,8 @@ The stream is written to `<path>.partial` and renamed to `<path>` only when
 complete, so a half-written file never stands under the final name. Units are
 checked against the same rules the reader applies before they are written.
 
-An interrupted encode leaves its partial file; `read_partial` finds what in it
-can be kept without changing a byte of it, and `PtvWriter(..., after=...)`
-continues after those units.
+`PtvWriter(..., after=...)` continues a partial file after units already in it
+(an interrupted encode: ptcodec/encoder/resume.py finds what it can keep).
 """
 
 from __future__ import annotations
@@ -14,15 +13,13 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from dataclasses import dataclass
 from typing import BinaryIO
 
-from ptcodec.errors import InputError, PtvError, one_line
+from ptcodec.errors import InputError, PtvError
 from ptcodec.outputs import PARTIAL_SUFFIX, write_error
 from ptcodec.ptv import rules, syntax
 from ptcodec.ptv.framing import UnitRecord, build_unit, read_unit
-from ptcodec.ptv.reader import PtvReader
-from ptcodec.ptv.units import Keyframe, SceneInit, SequenceHeader, Unit
+from ptcodec.ptv.units import SequenceHeader, Unit
 
 
 class PtvWriter:
@@ -148,65 +145,6 @@ class PtvWriter:
             self.close()
         else:
             self.abort()
-
-
-@dataclass
-class PartialStream:
-    """What an interrupted encode left in a `<path>.partial` file."""
-
-    path: str
-    records: list[UnitRecord]
-    """The units to keep, sequence header first: everything up to the last complete
-    keyframe unit, or the leading units (metadata) when no keyframe is complete yet.
-    Empty when the file holds nothing usable: it is cut inside the signature or the
-    sequence header (a kill or a full disk before the first write was durable)."""
-    is_ptv: bool = True
-    """False when the file does not even begin like a .ptv stream."""
-
-    @property
-    def header(self) -> SequenceHeader | None:
-        return self.records[0].unit if self.records else None  # type: ignore[return-value]
-
-    @property
-    def keyframes(self) -> int:
-        return sum(isinstance(r.unit, Keyframe) for r in self.records)
-
-
-def read_partial(path: str | os.PathLike[str]) -> PartialStream:
-    """Read the partial file of an interrupted encode of `path`, without changing it.
-
-    Whatever the interruption left at the end (a unit cut off by a kill or a full
-    disk, a scene-init unit whose keyframe was never written, a torn sequence
-    header) is left out of `records`; the file itself is only changed by a
-    `PtvWriter` that continues it.
-    """
-    partial = os.fspath(path) + PARTIAL_SUFFIX
-    try:
-        with open(partial, "rb") as f:
-            head = f.read(len(syntax.MAGIC))
-    except FileNotFoundError:
-        raise InputError(f"{partial}: no interrupted encode to resume") from None
-    except OSError as error:
-        raise InputError(f"{partial}: cannot be read: {one_line(error)}") from None
-    if not (syntax.MAGIC.startswith(head) or head.startswith(syntax.MAGIC)):
-        return PartialStream(partial, [], is_ptv=False)
-    try:
-        reader = PtvReader(partial)
-    except PtvError:
-        return PartialStream(partial, [])  # cut inside the signature or the sequence header
-    records: list[UnitRecord] = []
-    kept = 1
-    started = False
-    with reader:
-        try:
-            for record in reader.units():
-                records.append(record)
-                started = started or isinstance(record.unit, (SceneInit, Keyframe))
-                if isinstance(record.unit, Keyframe) or not started:
-                    kept = len(records)
-        except PtvError:
-            pass  # the tail an interrupted write left behind
-    return PartialStream(partial, records[:kept])
 
 
 def serialize(header: SequenceHeader, units: list[Unit] | list[tuple[Unit, int | None]]) -> bytes:

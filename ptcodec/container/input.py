@@ -4,7 +4,7 @@
         stream = container.streams[0]            # the prompt stream
         for packet in container.demux():         # ptcodec Packets (temporal units)
             ...
-        for frame in container.decode():         # av.VideoFrame, generated
+        for frame in container.decode():         # ptcodec.decoder.DecodedFrame, generated
             ...
 
 Parsing needs no torch; `decode()` loads the generator the stream names.
@@ -13,15 +13,13 @@ Parsing needs no torch; `decode()` loads the generator the stream names.
 from __future__ import annotations
 
 import io
-import itertools
 import os
-import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ptcodec import mkv
-from ptcodec.errors import DamageWarning, InvalidValueError, PtcodecError
+from ptcodec.container import matroska as mkv
+from ptcodec.errors import PtcodecError
 from ptcodec.ptv import Packet, PtvReader, SceneInit, SequenceHeader
 from ptcodec.ptv.framing import read_unit
 
@@ -91,7 +89,7 @@ class InputContainer:
     def header(self) -> SequenceHeader:
         return self.streams[0].header
 
-    def reader(self) -> PtvReader:
+    def _ptv_reader(self) -> PtvReader:
         """The whole stream as a `.ptv` byte stream (Matroska: CodecPrivate + Blocks)."""
         if self._track is not None:
             return PtvReader(self._track.ptv_bytes(), path=f"{self.path} (prompt track)")
@@ -102,7 +100,7 @@ class InputContainer:
         checked as a whole stream; from Matroska each Block is handed out as it
         stands (a damaged Block reaches the decoder, which conceals it)."""
         if self._track is None:
-            with self.reader() as reader:
+            with self._ptv_reader() as reader:
                 yield from reader.packets()
             return
         fps = self.header.fps
@@ -116,16 +114,13 @@ class InputContainer:
         """Frame indices where decoding can start (scene starts, spec 11.3)."""
         return [p.pts for p in self.demux() if p.is_keyframe]
 
-    def decode(self, *, start: int = 0, end: int | None = None, generator=None, **generator_options
-               ) -> Iterator[object]:
-        """av.VideoFrames of frames start .. end-1, decoding from the access point at or before `start`."""
+    def decode(self, *, start: int = 0, end: int | None = None, generator=None, options=None) -> Iterator:
+        """Decoded frames start .. end-1, decoding from the access point at or before `start`.
+        The generator the stream names is loaded (with `options`, a GeneratorOptions) unless one is given."""
         from ptcodec.decoder import Decoder
-        from ptcodec.generators import load_generator
 
-        gen = generator or load_generator(self.header.generator_id, **generator_options)
-        decoder = Decoder(self.header, gen)
-        for frame in decode_range(decoder, self.demux(), start, end):
-            yield frame.to_av(self.header.time_base)
+        decoder = Decoder.load(self.streams[0], generator, options=options)
+        yield from decoder.decode_range(self.demux(), start, end)
 
     def close(self) -> None:
         self._track = None
@@ -137,54 +132,6 @@ class InputContainer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def decode_range(decoder, packets: Iterable[Packet], start: int = 0, end: int | None = None) -> Iterator:
-    """DecodedFrames start .. end-1: decoding begins at the last access point at
-    or before `start` (or, when there is none, at the next one, with a warning);
-    frames before `start` are generated but not returned."""
-    for packet in itertools.chain(_from_access_point(packets, start), [None]):
-        for frame in decoder.decode_iter(packet):  # a frame at a time: a long temporal unit is never held whole
-            if frame.index >= start and (end is None or frame.index < end):
-                yield frame
-            if end is not None and decoder.next_index >= end:
-                return
-
-
-def _from_access_point(packets: Iterable[Packet], start: int) -> Iterator[Packet]:
-    """The packets from the last access point at or before frame `start` on.
-
-    Without one (a Matroska track that lost its first Block, say) decoding can
-    only begin at the next access point: a DamageWarning names the frame."""
-    packets = iter(packets)
-    held: list[Packet] = []
-    skipped = 0
-    for packet in packets:
-        if packet.pts <= start and packet.is_keyframe:
-            held = [packet]
-            continue
-        if packet.pts <= start and held:
-            held.append(packet)
-            continue
-        if not held and not packet.is_keyframe:
-            skipped += 1
-            continue
-        if not held:
-            seconds = float(packet.pts * packet.time_base)
-            warnings.warn(DamageWarning(
-                f"no random access point at or before frame {start}; decoding starts at the next one, "
-                f"{seconds:.3f} s (frame {packet.pts})"), stacklevel=3)
-        yield from held
-        yield packet
-        held = []
-        break
-    else:
-        if skipped and not held:
-            raise InvalidValueError(f"no random access point (a packet that opens a scene) in {skipped} packets: "
-                                    "nothing can be decoded")
-        yield from held
-        return
-    yield from packets
 
 
 def _payload_start(data: bytes, header: SequenceHeader) -> tuple[int | None, bool]:

@@ -14,15 +14,15 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from ptcodec.conditioning import compose
+from ptcodec.process.conditioning import compose
 from ptcodec.decoder import Decoder, run_generator
 from ptcodec.encoder.encoder import make_header
-from ptcodec.encoder.options import EncoderOptions
+from ptcodec.encoder.options import StreamOptions
 from ptcodec.encoder.scenes import plan_keyframes
 from ptcodec.generators.base import Generator
-from ptcodec.media.pixels import to_signed, to_uint8
+from ptcodec.process.pixels import to_signed, to_uint8
 from ptcodec.ptv import QuantScheme, SceneInit
-from ptcodec.quant import dequantize_keyframe, quantize_keyframe
+from ptcodec.process.quant import dequantize_keyframe, quantize_keyframe
 
 
 def _scene_latent(gen: Generator, decoder: Decoder, factors: tuple[np.ndarray, np.ndarray], seed: int) -> np.ndarray:
@@ -43,7 +43,7 @@ def reachable_clip(gen: Generator, *, frames: int = 30, size: tuple[int, int] = 
     """(frames, H, W, 3) uint8: one scene whose prompt drifts smoothly (a random
     walk of the factors, `step` of their scale per keyframe)."""
     width, height = size
-    decoder = Decoder(make_header(gen, EncoderOptions(rank=rank), width, height, fps, frames), gen)
+    decoder = Decoder(make_header(gen, StreamOptions(ranks=(rank,)), width, height, fps, frames), gen)
     rng = np.random.RandomState(seed)
     u = rng.randn(gen.tokens, rank).astype(np.float32)
     v = rng.randn(rank, gen.embed_dim).astype(np.float32)

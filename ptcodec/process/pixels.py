@@ -9,8 +9,6 @@ exact truncation, so it is computed here operation by operation in float32.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 _F32 = np.float32
@@ -42,17 +40,3 @@ def to_uint8(x: np.ndarray) -> np.ndarray:
     y = np.floor(_F32(255.0) * (x32 + _F32(1.0)) / _F32(2.0))
     y = np.nan_to_num(y, nan=0.0, posinf=255.0, neginf=0.0)
     return np.clip(y, 0, 255).astype(np.uint8)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two uint8 arrays of the same shape (peak 255); inf when equal."""
-    a = np.asarray(a)
-    b = np.asarray(b)
-    if a.shape != b.shape:
-        raise ValueError(f"psnr of arrays with different shapes {a.shape} and {b.shape}")
-    if a.dtype != np.uint8 or b.dtype != np.uint8:
-        raise ValueError(f"psnr expects uint8 arrays, got {a.dtype} and {b.dtype}")
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    if mse == 0.0:
-        return math.inf
-    return 10.0 * math.log10(255.0**2 / mse)

@@ -28,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ptcodec import conditioning
-from ptcodec.conditioning import FramePlan
-from ptcodec.generators.onestep import initial_noise
+from ptcodec.process import conditioning
+from ptcodec.process.conditioning import FramePlan
+from ptcodec.process.noise import initial_noise, mix_noise
 from ptcodec.outputs import atomic_file, check_output, make_directory
 from ptcodec.ptv import Keyframe, SceneInit, SequenceHeader, Unit
-from ptcodec.quant import dequantize_keyframe
+from ptcodec.process.quant import dequantize_keyframe
 
 
 def digest(array: np.ndarray) -> str:
@@ -62,7 +62,7 @@ class Reconstruction:
     def scene_noise(self, latent: np.ndarray) -> np.ndarray:
         """N_t of a scene start t from its widened scene-init latent (spec 12.8)."""
         h = self.header
-        return conditioning.mix_noise(latent, self.n0, h.gamma_num, h.gamma_den)
+        return mix_noise(latent, self.n0, h.gamma_num, h.gamma_den)
 
     def arrays(self) -> Iterator[tuple[str, np.ndarray]]:
         """(name, array) of every tier-2 output, in stream order (see the class docstring)."""

@@ -35,6 +35,8 @@ from ptcodec.outputs import atomic_file, check_output, write_error
 from ptcodec.ptv import MAGIC, Packet, PtvReader
 
 CODEC_TAG = "PTV1"
+SUFFIXES = (".mkv",)
+"""Output names that get a prompt stream muxed into Matroska (transcode)."""
 PRIVATE_TAG = "PTV_CODEC_PRIVATE"
 MKV_OPTIONS = {"strict": "unofficial", "avoid_negative_ts": "disabled", "fflags": "+bitexact"}
 """bitexact: no random UIDs and no library version in the file, so the same stream gives the same bytes."""

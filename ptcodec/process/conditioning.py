@@ -148,15 +148,3 @@ def frame_conditioning(
         return compose(lerp(u_a, u_b, w), lerp(v_a, v_b, w))
     # The rank changes at the right keyframe: interpolate the composed prompts.
     return lerp(compose(u_a, v_a), compose(u_b, v_b), w)
-
-
-def noise_weights(gamma_num: int, gamma_den: int) -> tuple[np.float32, np.float32]:
-    """(weight of Z_prev, weight of N0): binary32((den-num)/den) and binary32(num/den)."""
-    den = np.float32(gamma_den)
-    return np.float32(gamma_den - gamma_num) / den, np.float32(gamma_num) / den
-
-
-def mix_noise(z_prev: np.ndarray, n0: np.ndarray, gamma_num: int, gamma_den: int) -> np.ndarray:
-    """N = w_prev * Z_prev + w_noise * N0, in binary32."""
-    w_prev, w_noise = noise_weights(gamma_num, gamma_den)
-    return (w_prev * z_prev.astype(np.float32) + w_noise * n0).astype(np.float32)

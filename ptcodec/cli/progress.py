@@ -1,0 +1,56 @@
+"""Progress bars with rate and ETA (tqdm, on stderr), silenced by --quiet.
+
+Jobs report `progress(task, done, total)` (ptcodec/jobs/progress.py); `Bars`
+draws one bar per task. An encode's bar counts fitting work, not frames: a
+keyframe's fit is almost all of the time, and one optimizer step costs what it
+renders (a scene's first keyframe one frame, a later keyframe its whole
+segment). So the bar moves at every step, its rate (frame-steps per second) is
+steady across keyframes, and its ETA holds; the total is the plan's budget and
+is revised when a scene cut adds keyframes or a fit stops early.
+"""
+
+from __future__ import annotations
+
+from tqdm import tqdm
+
+UNITS = {"encoding": "frame-step", "decoding": "frame"}
+
+
+def bar(total: int, description: str, *, quiet: bool, unit: str = "frame", initial: int = 0) -> tqdm:
+    return tqdm(total=total, desc=description, unit=unit, initial=initial, disable=quiet, dynamic_ncols=True,
+                leave=True)
+
+
+def advance(progress: tqdm, done: int, total: int) -> None:
+    """Move a bar to `done` of a `total` that may change as the work is planned anew."""
+    if total != progress.total:
+        progress.total = total
+    if done > progress.n:
+        progress.update(done - progress.n)
+
+
+class Bars:
+    """A job's `progress` callback that draws a bar per task; `close()` (or `with`) ends them all."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bars: dict[str, tqdm] = {}
+
+    def __call__(self, task: str, done: int, total: int) -> None:
+        if task not in self.bars:
+            self.bars[task] = bar(total, task, quiet=self.quiet, unit=UNITS.get(task, "item"), initial=done)
+        advance(self.bars[task], done, total)
+
+    def postfix(self, task: str, **values: str) -> None:
+        if task in self.bars:
+            self.bars[task].set_postfix(values, refresh=False)
+
+    def close(self) -> None:
+        for progress in self.bars.values():
+            progress.close()
+
+    def __enter__(self) -> "Bars":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
