@@ -30,11 +30,11 @@ import torch
 
 from ptcodec.encoder import Encoder, FitOptions, StreamOptions
 from ptcodec.encoder.fit import Budget, fit
+from ptcodec.encoder.reachable import reachable_clip
 from ptcodec.generators import load_generator
 from ptcodec.jobs.decode import decode_file
 from ptcodec.jobs.transcode import transcode_file
 from ptcodec.media import write_video
-from ptcodec.encoder.reachable import reachable_clip
 
 
 def compare_recipes(gen, clip: np.ndarray, args: argparse.Namespace) -> list[dict]:

@@ -25,9 +25,9 @@ import torch
 
 from ptcodec.generators import figures
 from ptcodec.generators.base import Generator
-from ptcodec.process.noise import initial_noise
 from ptcodec.generators.reference import SEED, ReferenceGenerator
 from ptcodec.generators.sd_turbo import SDTurboGenerator, random_weights
+from ptcodec.process.noise import initial_noise
 
 
 def sync(device: torch.device) -> None:

@@ -1,5 +1,24 @@
 """ptcodec: video coded as low-rank prompts for a one-step diffusion generator.
 
+Encode (ptcodec/encoder/, in closed loop through the real decoder)::
+
+    video --media.load_clip--> RGB frames --scenes: cuts, KeyframePlanner--> keyframes b
+      for each keyframe b:   frames a+1..b (targets)
+        fit.fit: Adam on (u, v) through  mirrors.fake_quantize -> mirrors.segment_conditioning
+                 -> mirrors.mix_noise -> generator.generate -> losses.FitLoss   (torch, gradients)
+        process.quant.quantize_keyframe --> Keyframe unit (8-bit u, v + scales)
+        Decoder.push(unit) --> the frames a decoder will output; its KeyState feeds the next fit
+    units --ptv.PtvWriter / container.matroska--> .ptv or .mkv
+
+Decode (ptcodec/decoder.py over the normative process, ptcodec/process/, NumPy, bit-exact)::
+
+    .ptv / .mkv --container.open--> Packets --ptv.framing--> units
+      Keyframe --process.quant.dequantize_keyframe--> u (m, r), v (r, n)
+      FramePlan --process.conditioning--> c_t = u v / sqrt(r), interpolated between keyframes
+      SceneInit latent, N0 --process.noise.mix_noise--> input noise N_t
+      generator.generate(N_t, c_t) --process.pixels.to_uint8--> DecodedFrame (RGB uint8)
+    frames --media.VideoWriter--> mp4 / mkv / y4m / png
+
 `import ptcodec` stays light (no torch, no diffusers): a muxer or a CDN node
 that only needs the bitstream syntax must not pay for the models.
 """

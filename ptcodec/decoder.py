@@ -1,8 +1,8 @@
 """The reference decoder: units in, frames out (spec/ptv.md, section 12).
 
-Everything before the generator comes from `ptcodec.process.conditioning` and
-`ptcodec.process.quant`, which are bit-exact; this module only decides what to generate
-when, and in which batches. Batches are fixed by the stream and `max_batch`, not
+Everything before the generator is the normative process of `ptcodec.process`
+(dequantization, conditioning, noise, 8-bit output), which is bit-exact; this
+module only decides what to generate when, and in which batches. Batches are fixed by the stream and `max_batch`, not
 by how the caller takes the frames: a scene's first keyframe alone, then each
 segment (a, b] between two keyframes in chunks of max_batch frames from a + 1
 (under the segment-start rule all its frames share the same input noise), then
@@ -16,7 +16,8 @@ generated (its conditioning computed) only when its first frame is asked for;
 the decoder then holds one chunk, the last keyframe's factors and latent.
 Work is queued in stream order: an iterator the caller leaves unfinished is
 finished by the next one, which hands out the left-over frames first, so no
-frame is lost or reordered. `decode(packet) -> list` is the PyAV shape.
+frame is lost or reordered. `decode(packet) -> list` is the PyAV shape, and
+`decode_range` seeks (from the access point at or before a frame).
 
 A keyframe's own frame is generated with the segment that ends at it, so a
 decoder outputs frames one segment late: frames a .. b-1 leave when keyframe b
@@ -40,18 +41,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from ptcodec.process import conditioning
-from ptcodec.process.conditioning import FramePlan
 from ptcodec.errors import DamageWarning, GeneratorError, InvalidValueError, PtvError
 from ptcodec.generators.base import Generator
+from ptcodec.process import conditioning
+from ptcodec.process.conditioning import FramePlan
 from ptcodec.process.noise import initial_noise, mix_noise
 from ptcodec.process.pixels import to_uint8
+from ptcodec.process.quant import dequantize_keyframe
 from ptcodec.ptv import rules
 from ptcodec.ptv.framing import read_packet_units
 from ptcodec.ptv.packet import Packet
 from ptcodec.ptv.syntax import UNKNOWN_FINGERPRINT, PrevLatentRule
 from ptcodec.ptv.units import Keyframe, SceneInit, SequenceHeader, Unit
-from ptcodec.process.quant import dequantize_keyframe
 
 if TYPE_CHECKING:
     import av
@@ -377,7 +378,7 @@ class Decoder:
             frames, latents = self.generate_chain(z_prev, cond)
             if self.header.prev_latent_rule == PrevLatentRule.PREVIOUS_FRAME:
                 z_prev = latents[-1:]
-            for frame, latent in zip(frames, latents):
+            for frame, latent in zip(frames, latents, strict=True):
                 yield t, frame, latent
                 t += 1
 

@@ -26,7 +26,7 @@ from ptcodec.errors import InputError, one_line
 PARTIAL_SUFFIX = ".partial"
 
 
-def write_error(path: str | os.PathLike[str], error: OSError, doing: str = "cannot write") -> InputError:
+def write_error(path: str | os.PathLike[str], error: Exception, doing: str = "cannot write") -> InputError:
     """One line for a failed write: the file and the system's reason (no space left, permission denied)."""
     return InputError(f"{os.fspath(path)}: {doing}: {one_line(error)}")
 

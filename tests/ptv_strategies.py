@@ -97,7 +97,7 @@ def streams(draw, crc: bool | None = None) -> tuple[SequenceHeader, list[tuple[o
     units: list[tuple[object, int | None]] = []
     layer = st.one_of(st.none(), st.integers(0, 255))
     frame = 0
-    for scene in range(draw(st.integers(0, 2))):
+    for _ in range(draw(st.integers(0, 2))):
         units.append((draw(scene_inits(header, frame)), draw(layer)))
         for _ in range(draw(st.integers(1, 3))):
             units.append((draw(keyframes(header, frame)), draw(layer)))

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from ptcodec.decoder import DecodedFrame
-from ptcodec.encoder import EncoderOptions
+from ptcodec.encoder import FitOptions, StreamOptions
+from ptcodec.encoder.reachable import reachable_clip
 from ptcodec.generators.reference import ReferenceGenerator
 from ptcodec.jobs.decode import decode_file
 from ptcodec.jobs.transcode import transcode_file
@@ -19,7 +20,6 @@ from ptcodec.jobs.truncate import truncate_file
 from ptcodec.media import load_clip, write_video
 from ptcodec.metrics import psnr
 from ptcodec.ptv import Keyframe, PtvReader, SceneInit
-from ptcodec.encoder.reachable import reachable_clip
 from tests.conftest import SHARED_DATA
 
 SIZE = (64, 64)
@@ -39,7 +39,7 @@ def write_clip(path, frames: np.ndarray) -> str:
 
 def decode_frames(path, tmp_path) -> list[DecodedFrame]:
     frames: list[DecodedFrame] = []
-    decode_file(path, tmp_path / f"{path.stem}.mkv", quiet=True, on_frame=frames.append)
+    decode_file(path, tmp_path / f"{path.stem}.mkv", on_frame=frames.append)
     return frames
 
 
@@ -51,8 +51,8 @@ def test_reachable_content_round_trip_and_closed_loop(gen, tmp_path):
     clip = reachable_clip(gen, frames=10, size=SIZE, interval=3, seed=1)
     source = write_clip(tmp_path / "in.mkv", clip)
     closed_loop: list[DecodedFrame] = []
-    result = transcode_file(source, tmp_path / "out.ptv", EncoderOptions(interval=3, **QUICK), size=SIZE,
-                            quiet=True, on_frame=closed_loop.append)
+    result = transcode_file(source, tmp_path / "out.ptv", StreamOptions(interval=3), FitOptions(**QUICK), size=SIZE,
+                            on_frame=closed_loop.append)
     decoded = decode_frames(tmp_path / "out.ptv", tmp_path)
     assert [f.index for f in decoded] == list(range(10))
     for ours, theirs in zip(closed_loop, decoded, strict=True):
@@ -69,7 +69,7 @@ def test_scene_cut_gets_a_scene_init_unit_and_no_ghosts(gen, tmp_path):
     second = reachable_clip(gen, frames=5, size=SIZE, interval=3, seed=3)
     clip = np.concatenate([first, second])
     source = write_clip(tmp_path / "cut.mkv", clip)
-    transcode_file(source, tmp_path / "cut.ptv", EncoderOptions(interval=3, **QUICK), size=SIZE, quiet=True)
+    transcode_file(source, tmp_path / "cut.ptv", StreamOptions(interval=3), FitOptions(**QUICK), size=SIZE)
     with PtvReader(tmp_path / "cut.ptv") as reader:
         units = [r.unit for r in reader.units()]
     assert [u.frame_index for u in units if isinstance(u, SceneInit)] == [0, 5]
@@ -84,8 +84,7 @@ def test_scene_cut_gets_a_scene_init_unit_and_no_ghosts(gen, tmp_path):
 def test_rank_ladder_truncates_to_streams_that_lose_quality_monotonically(gen, tmp_path):
     clip = reachable_clip(gen, frames=7, size=SIZE, interval=3, rank=8, seed=4)
     source = write_clip(tmp_path / "in.mkv", clip)
-    transcode_file(source, tmp_path / "r8.ptv", EncoderOptions(ranks=(2, 4, 8), interval=3, **QUICK), size=SIZE,
-                   quiet=True)
+    transcode_file(source, tmp_path / "r8.ptv", StreamOptions(ranks=(2, 4, 8), interval=3), FitOptions(**QUICK), size=SIZE)
     scores, sizes = {}, {}
     for rank in (8, 4, 2):
         path = tmp_path / f"r{rank}.ptv"
@@ -105,8 +104,8 @@ def test_real_clip_runs_and_its_bitrate_is_the_payload_arithmetic(gen, tmp_path)
     sky = SHARED_DATA / "clips" / "sky_512.mp4"
     if not sky.exists():
         pytest.skip(f"{sky} not found (shared data is beside the repo, not in it)")
-    options = EncoderOptions(rank=4, interval=2, first_steps=30, later_steps=15, lr=0.1)
-    result = transcode_file(sky, tmp_path / "sky.ptv", options, size=(128, 128), max_frames=5, quiet=True)
+    options = StreamOptions(ranks=(4,), interval=2), FitOptions(first_steps=30, later_steps=15, lr=0.1)
+    result = transcode_file(sky, tmp_path / "sky.ptv", *options, size=(128, 128), max_frames=5)
     r = result.report
     assert r.frames == 5 and len(r.psnr) == 5 and all(np.isfinite(r.psnr))
     assert [k.frame for k in r.keyframes] == [0, 2, 4]
@@ -129,7 +128,7 @@ def test_the_encoders_level_admits_its_frame_count_and_keyframe_interval(gen):
     from ptcodec.ptv import LEVELS, rules
 
     def level(frame_count: int, interval: int = 10) -> int:
-        header = make_header(gen, EncoderOptions(interval=interval), 64, 64, Fraction(30), frame_count)
+        header = make_header(gen, StreamOptions(interval=interval), 64, 64, Fraction(30), frame_count)
         rules.check_sequence_header(header)
         return header.level
 

@@ -15,11 +15,11 @@ import pytest
 import torch
 
 from ptcodec.cli import main
+from ptcodec.encoder.reachable import reachable_clip
+from ptcodec.errors import PtcodecError
 from ptcodec.generators.reference import ReferenceGenerator
 from ptcodec.media import write_video
 from ptcodec.ptv import PtvReader
-from ptcodec.errors import PtcodecError
-from ptcodec.encoder.reachable import reachable_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 ENCODE = ["--size", "64", "-K", "2", "--first-steps", "40", "--later-steps", "30", "--quiet"]

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from ptcodec.process import conditioning
 from ptcodec.decoder import Decoder, run_generator
 from ptcodec.errors import GeneratorError, LimitExceededError
-from ptcodec.process.noise import initial_noise, mix_noise
 from ptcodec.generators.reference import ReferenceGenerator
-from ptcodec.ptv import LEVELS, InterpRule, PrevLatentRule, QuantScheme, SceneInit, read_all, serialize
+from ptcodec.process import conditioning
+from ptcodec.process.noise import initial_noise, mix_noise
 from ptcodec.process.quant import dequantize_keyframe, quantize_keyframe, truncate_keyframe
+from ptcodec.ptv import LEVELS, InterpRule, PrevLatentRule, QuantScheme, SceneInit, read_all, serialize
 from tests.conftest import make_header
 
 
@@ -69,7 +69,7 @@ def test_decoder_follows_the_decoding_process(gen, prev_rule, interp_rule, frame
     expected = spec_frames(gen, header, units)
     assert [f.index for f in out] == list(range(len(expected)))
     assert len(expected) == (frame_count or 10)
-    for frame, reference in zip(out, expected):
+    for frame, reference in zip(out, expected, strict=True):
         np.testing.assert_allclose(frame.signed, reference, atol=2e-5, err_msg=f"frame {frame.index}")
     assert out[0].image.shape == (24, 32, 3) and out[0].image.dtype == np.uint8
 
@@ -90,7 +90,7 @@ def test_rank_cut_keyframes_decode(gen):
     decoder = Decoder(header, gen)
     out = [f for unit in cut for f in decoder.push(unit)] + list(decoder.flush())
     expected = spec_frames(gen, header, cut)
-    for frame, reference in zip(out, expected):
+    for frame, reference in zip(out, expected, strict=True):
         np.testing.assert_allclose(frame.signed, reference, atol=2e-5)
 
 

@@ -7,8 +7,8 @@ import pytest
 
 from ptcodec.process.conditioning import compose, frame_conditioning, interpolation_weight, plan_frames, sqrt_rank
 from ptcodec.process.noise import mix_noise
-from ptcodec.ptv import QuantScheme
 from ptcodec.process.quant import dequantize_keyframe, quantize_keyframe, truncate_keyframe
+from ptcodec.ptv import QuantScheme
 
 
 def released_dequantize(q: np.ndarray, scale: float, zero_point: float):

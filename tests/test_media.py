@@ -23,12 +23,11 @@ from ptcodec.media import (
     load_clip,
     output_size,
     probe,
-    psnr,
     read_frames,
-    to_signed,
-    to_uint8,
     write_video,
 )
+from ptcodec.metrics import psnr
+from ptcodec.process.pixels import to_signed, to_uint8
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CLIPS = SHARED_DATA / "clips"

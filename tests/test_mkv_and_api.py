@@ -13,18 +13,18 @@ import torch
 
 import ptcodec
 from ptcodec.cli import main
+from ptcodec.container.matroska import CODEC_TAG, PRIVATE_TAG, demux, mux, read_prompt_track, write_matroska
 from ptcodec.decoder import DamageWarning
-from ptcodec.encoder import EncoderOptions
+from ptcodec.encoder import FitOptions, StreamOptions
+from ptcodec.encoder.reachable import reachable_clip
 from ptcodec.generators.reference import ReferenceGenerator
 from ptcodec.jobs.decode import decode_file
 from ptcodec.jobs.transcode import transcode_file
 from ptcodec.media import load_clip, write_video
-from ptcodec.container.matroska import CODEC_TAG, PRIVATE_TAG, demux, mux, read_prompt_track, write_matroska
 from ptcodec.ptv import Metadata, Padding, PtvReader, ReservedUnit, serialize
-from ptcodec.encoder.reachable import reachable_clip
 from tests.conftest import SHARED_DATA, make_header, make_keyframe, tiny_scene
 
-QUICK = EncoderOptions(interval=3, first_steps=20, later_steps=10, max_scene_length=6)
+QUICK = StreamOptions(interval=3, max_scene_length=6), FitOptions(first_steps=20, later_steps=10)
 SIZE = (64, 64)
 
 
@@ -40,9 +40,9 @@ def encoded(gen, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("encoded")
     clip = reachable_clip(gen, frames=14, size=SIZE, interval=3, seed=11)
     write_video(tmp / "clip.mkv", clip, Fraction(30), codec="ffv1")
-    transcode_file(tmp / "clip.mkv", tmp / "s.ptv", QUICK, size=SIZE, quiet=True)
+    transcode_file(tmp / "clip.mkv", tmp / "s.ptv", *QUICK, size=SIZE)
     frames = []
-    decode_file(tmp / "s.ptv", tmp / "full.mkv", quiet=True, on_frame=frames.append)
+    decode_file(tmp / "s.ptv", tmp / "full.mkv", on_frame=frames.append)
     return tmp, clip, np.stack([f.image for f in frames])
 
 
@@ -91,13 +91,13 @@ def test_mkv_with_real_video_and_audio(encoded, tmp_path):
         assert base64.b64decode(prompt.metadata[PRIVATE_TAG]) == private
         got = [(p.pts * p.time_base, p.duration * p.time_base) for p in container.demux(prompt) if p.size]
     assert len(got) == len(expected)
-    for (seconds, duration), (pts, frames) in zip(got, expected):
+    for (seconds, duration), (pts, frames) in zip(got, expected, strict=True):
         assert abs(seconds - Fraction(pts, 30)) <= Fraction(1, 1000)
         assert abs(duration - Fraction(frames, 30)) <= Fraction(1, 1000)
     assert read_prompt_track(tmp_path / "all.mkv").ptv_bytes() == (tmp / "s.ptv").read_bytes()
     # Decoding the MKV keeps the source's audio and gives the frames of the .ptv.
     frames = []
-    decode_file(tmp_path / "all.mkv", tmp_path / "out.mkv", quiet=True, on_frame=frames.append)
+    decode_file(tmp_path / "all.mkv", tmp_path / "out.mkv", on_frame=frames.append)
     assert np.array_equal(np.stack([f.image for f in frames]), encoded[2])
     with av.open(str(tmp_path / "out.mkv")) as out:
         assert [s.type for s in out.streams] == ["video", "audio"]
@@ -116,7 +116,7 @@ def test_decoding_from_mkv_equals_decoding_from_ptv_and_cli_works_on_mkv(encoded
 def test_the_api_frame_by_frame_gives_the_cli_stream_and_frames(gen, encoded):
     tmp, _, full = encoded
     source = load_clip(tmp / "clip.mkv")
-    encoder = ptcodec.Encoder(gen, width=64, height=64, fps=30, options=QUICK, frame_count=len(source.frames))
+    encoder = ptcodec.Encoder(gen, *QUICK, width=64, height=64, fps=30, frame_count=len(source.frames))
     packets = []
     with av.open(str(tmp / "clip.mkv")) as container:
         for frame in container.decode(video=0):
@@ -126,7 +126,7 @@ def test_the_api_frame_by_frame_gives_the_cli_stream_and_frames(gen, encoded):
     assert [p.is_keyframe for p in packets] == [p.pts in (0, 6, 12) for p in packets]
     assert all(p.time_base == Fraction(1, 30) and p.duration > 0 for p in packets)
 
-    decoder = ptcodec.Decoder(encoder.codec_private, gen)
+    decoder = ptcodec.Decoder.load(encoder.codec_private, gen)
     frames = [f for p in packets for f in decoder.decode(p)] + decoder.decode(None)
     assert [f.pts for f in frames] == list(range(14)) and frames[0].time_base == Fraction(1, 30)
     assert np.array_equal(np.stack([f.to_ndarray(format="rgb24") for f in frames]), full)
@@ -141,7 +141,7 @@ def test_the_api_frame_by_frame_gives_the_cli_stream_and_frames(gen, encoded):
 def test_seeking_gives_the_frames_of_a_full_decode(encoded, tmp_path, start, duration):
     tmp, _, full = encoded
     frames = []
-    decode_file(tmp / "s.ptv", tmp_path / "part.mkv", quiet=True, start=start, duration=duration,
+    decode_file(tmp / "s.ptv", tmp_path / "part.mkv", start=start, duration=duration,
                 on_frame=frames.append)
     first = round(start * 30)
     last = min(first + round(duration * 30), 14)
@@ -171,7 +171,7 @@ def test_a_damaged_or_missing_block_warns_and_decoding_goes_on(encoded, tmp_path
     frames = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        decode_file(tmp_path / "bad.mkv", tmp_path / "out.mkv", quiet=True, on_frame=frames.append)
+        decode_file(tmp_path / "bad.mkv", tmp_path / "out.mkv", on_frame=frames.append)
     messages = [str(w.message) for w in caught if issubclass(w.category, DamageWarning)]
     assert len(messages) == 1 and "0.300 s (frame 9)" in messages[0], messages
     assert [f.index for f in frames] == list(range(14))

@@ -18,8 +18,8 @@ import pytest
 
 import ptcodec
 from ptcodec.cli import main
-from ptcodec.errors import InputError, PtcodecError
 from ptcodec.container.matroska import PRIVATE_TAG, read_prompt_track, write_matroska
+from ptcodec.errors import InputError, PtcodecError
 from ptcodec.ptv import PtvReader
 from tests.mutations import mutate
 
@@ -133,7 +133,7 @@ def test_decoding_starts_at_the_first_access_point_when_the_first_block_is_missi
     decoded = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        decode_file(path, tmp_path / "out.y4m", quiet=True, on_frame=decoded.append)
+        decode_file(path, tmp_path / "out.y4m", on_frame=decoded.append)
     assert [f.index for f in decoded] == list(range(4, 9))
     status, err = run_cli("decode", path, tmp_path / "cli.y4m", "-q")
     assert status == 0 and err.count("ptcodec: warning:") == 1 and "Traceback" not in err, err

@@ -12,10 +12,10 @@ from ptcodec.generators.onestep import (
     SD_TURBO_SCHEDULER_CONFIG,
     TIMESTEP,
     diffusers_input_scale,
-    initial_noise,
     predict_x0,
     sigma_at,
 )
+from ptcodec.process.noise import initial_noise
 
 
 def euler_scheduler():

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-import ptcodec.jobs.decode
+import ptcodec.decoder
 import ptcodec.jobs.transcode
 from ptcodec.cli import main
-from ptcodec.generators.reference import ReferenceGenerator
-from ptcodec.media import write_video
 from ptcodec.container.matroska import is_matroska
 from ptcodec.encoder.reachable import reachable_clip
+from ptcodec.generators.reference import ReferenceGenerator
+from ptcodec.media import write_video
 from tests.test_promptus_interop import write_released_dir
 
 ENCODE = ["--size", "64", "-K", "2", "--ranks", "1,2", "--first-steps", "3", "--later-steps", "3", "-q"]
@@ -73,7 +73,7 @@ def no_work(monkeypatch):
         raise AssertionError("the work started before the output was checked")
 
     monkeypatch.setattr(ptcodec.jobs.transcode, "load_generator", refuse)
-    monkeypatch.setattr(ptcodec.jobs.decode, "load_generator", refuse)
+    monkeypatch.setattr(ptcodec.decoder.Decoder, "load", classmethod(refuse))  # decode loads its generator there
 
 
 def snapshot(path: Path | None) -> dict[str, bytes]:

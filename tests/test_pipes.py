@@ -109,7 +109,8 @@ def test_dev_stdin_and_process_substitution_are_read_as_streams():
 def test_a_damaged_stream_from_a_pipe_names_the_byte():
     data = SCENES.read_bytes()
     line = one_line_error(ptcodec_cli("validate", "-", stdin=data[:-5]))
-    assert line.startswith("ptcodec: error: TruncatedError: -, byte ") and "unit 7" in line  # the last of its 8 units (info --json counts them)
+    # unit 7: the last of its 8 units (info --json counts them)
+    assert line.startswith("ptcodec: error: TruncatedError: -, byte ") and "unit 7" in line
 
 
 def test_validate_and_info_read_a_fifo(tmp_path):

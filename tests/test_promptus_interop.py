@@ -181,7 +181,7 @@ def test_truncated_and_corrupt_pickles_are_refused_or_read_never_a_traceback(tmp
     good = (src / "frame_00004.prompt").read_bytes()
     rng = np.random.default_rng(0)
     cuts = sorted({0, 1, 2, *rng.integers(3, len(good), 30).tolist()})
-    flips = [(int(i), int(b)) for i, b in zip(rng.integers(0, len(good), 60), rng.integers(1, 256, 60))]
+    flips = [(int(i), int(b)) for i, b in zip(rng.integers(0, len(good), 60), rng.integers(1, 256, 60), strict=True)]
     variants = [good[:n] for n in cuts] + [good[:i] + bytes([good[i] ^ b]) + good[i + 1 :] for i, b in flips]
     out = tmp_path / "x.ptv"
     refused = 0

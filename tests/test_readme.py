@@ -88,9 +88,9 @@ def test_every_block_is_run_or_says_why_not_and_its_commands_parse():
 def write_inputs(directory: Path) -> None:
     import av
 
+    from ptcodec.encoder.reachable import reachable_clip
     from ptcodec.generators import load_generator
     from ptcodec.media import write_video
-    from ptcodec.encoder.reachable import reachable_clip
 
     clip = reachable_clip(load_generator("reference"), frames=30, size=(128, 128), interval=10, seed=3)
     write_video(directory / "in.mp4", clip, Fraction(30), codec="h264")

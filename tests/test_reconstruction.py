@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from ptcodec.cli import main
-from ptcodec.ptv import serialize
-from ptcodec.process.quant import dequantize_keyframe
 from ptcodec.conformance.compare import read_dump
+from ptcodec.process.quant import dequantize_keyframe
 from ptcodec.process.reconstruction import digest, reconstruct
+from ptcodec.ptv import serialize
 from tests.conftest import make_header, make_keyframe, tiny_scene
 
 

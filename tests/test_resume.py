@@ -16,17 +16,18 @@ import pytest
 
 import ptcodec.encoder.encoder as encoder_module
 from ptcodec.cli import main
-from ptcodec.encoder import EncoderOptions
+from ptcodec.cli import progress as progress_module
+from ptcodec.cli.progress import Bars
+from ptcodec.encoder import FitOptions, StreamOptions
+from ptcodec.encoder.reachable import reachable_clip
 from ptcodec.errors import PtcodecError
 from ptcodec.generators.reference import ReferenceGenerator
-from ptcodec.jobs import progress as progress_module
 from ptcodec.jobs.transcode import transcode_file
 from ptcodec.media import write_video
 from ptcodec.ptv import PtvReader
-from ptcodec.encoder.reachable import reachable_clip
 
 FIRST, LATER = 8, 6
-OPTIONS = EncoderOptions(interval=2, first_steps=FIRST, later_steps=LATER)
+OPTIONS = StreamOptions(interval=2), FitOptions(first_steps=FIRST, later_steps=LATER)
 ARGS = ["--size", "64", "-K", "2", "--first-steps", str(FIRST), "--later-steps", str(LATER), "-q"]
 
 
@@ -43,7 +44,7 @@ def clip(tmp_path_factory) -> Path:
 def whole(clip, tmp_path_factory) -> bytes:
     """The uninterrupted encode, in this process (resumed encodes must match it byte for byte)."""
     out = tmp_path_factory.mktemp("whole") / "whole.ptv"
-    transcode_file(clip, out, OPTIONS, size=(64, 64), quiet=True)
+    transcode_file(clip, out, *OPTIONS, size=(64, 64))
     return out.read_bytes()
 
 
@@ -97,10 +98,10 @@ def test_resume_from_a_partial_cut_anywhere_gives_the_same_bytes_and_refits_noth
         out = tmp_path / f"cut{cut}.ptv"
         Path(f"{out}.partial").write_bytes(whole[:cut])
         fits = CountingFit(monkeypatch)
-        result = transcode_file(clip, out, OPTIONS, size=(64, 64), quiet=True, resume=True)
+        result = transcode_file(clip, out, *OPTIONS, size=(64, 64), resume=True)
         kept = complete_keyframes(whole, cut)
         assert out.read_bytes() == whole, f"cut at byte {cut}"
-        assert result.report.resumed_keyframes == kept and fits.calls == total - kept, f"cut at byte {cut}"
+        assert result.resumed_keyframes == kept and fits.calls == total - kept, f"cut at byte {cut}"
         assert not Path(f"{out}.partial").exists()
 
 
@@ -270,7 +271,8 @@ def test_the_encode_bar_counts_fitting_steps_and_reaches_its_total_with_the_last
     RecordingBar.events = []
     monkeypatch.setattr(progress_module, "tqdm", RecordingBar)
     watch_fits(monkeypatch)
-    transcode_file(clip, tmp_path / "o.ptv", OPTIONS, size=(64, 64), quiet=False)
+    with Bars(quiet=False) as bars:
+        transcode_file(clip, tmp_path / "o.ptv", *OPTIONS, size=(64, 64), progress=bars)
     events = RecordingBar.events
     # The plan, from the options alone: keyframe 0 opens the scene (FIRST steps on
     # one frame), keyframes 2 and 4 each take LATER steps on their 2-frame segments.
@@ -293,6 +295,7 @@ def test_quiet_silences_the_bar_and_a_resumed_encode_starts_at_its_kept_work(cli
     monkeypatch.setattr(progress_module, "tqdm", RecordingBar)
     out = tmp_path / "o.ptv"
     Path(f"{out}.partial").write_bytes(whole[: first_unit_end(whole, "keyframe", 1)[1]])
-    transcode_file(clip, out, OPTIONS, size=(64, 64), quiet=True, resume=True)
+    with Bars(quiet=True) as bars:
+        transcode_file(clip, out, *OPTIONS, size=(64, 64), resume=True, progress=bars)
     total = FIRST + 4 * LATER
     assert RecordingBar.events[0] == ("open", FIRST, total, True)  # keyframe 0 is done: its steps count as done

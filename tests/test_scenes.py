@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ptcodec.encoder import Encoder, EncoderOptions
-from ptcodec.encoder.scenes import detect_scenes, latent_distances, plan_keyframes
+from ptcodec.encoder import Encoder, FitOptions, StreamOptions
+from ptcodec.encoder.scenes import KeyframePlanner, detect_scenes, latent_distances, plan_keyframes
 from ptcodec.generators.reference import ReferenceGenerator
 from ptcodec.media import load_clip
 from ptcodec.process.pixels import to_signed
@@ -20,6 +22,35 @@ def test_keyframe_plan_closes_every_scene_on_its_last_frame():
     assert plan_keyframes([0, 5], 12, 3) == [0, 3, 4, 5, 8, 11]
     assert plan_keyframes([0, 1], 2, 10) == [0, 1]
     assert plan_keyframes([0], 5, 1) == [0, 1, 2, 3, 4]
+
+
+def test_the_planner_decides_keyframes_as_frames_arrive():
+    planner = KeyframePlanner(3)
+    cuts = {0, 5}
+    decided = {t: planner.frame(t, t in cuts) for t in range(8)}
+    assert decided == {0: [(0, True)], 1: [], 2: [], 3: [(3, False)], 4: [],
+                       5: [(4, False), (5, True)],  # the frame before a cut closes the old scene
+                       6: [], 7: []}
+    assert planner.finish(8) == [(7, False)] and planner.finish(8) == []
+    assert KeyframePlanner(2).frame(0, True) == [(0, True)]
+    adjacent = KeyframePlanner(4)
+    assert adjacent.frame(0, True) == [(0, True)] and adjacent.frame(1, True) == [(1, True)]  # no repeat of 0
+
+
+@given(st.integers(1, 60), st.integers(1, 9), st.sets(st.integers(1, 59)))
+def test_the_plan_of_a_whole_clip_is_the_planner_frame_by_frame(frames, interval, cuts):
+    starts = sorted({0} | {c for c in cuts if c < frames})
+    planner = KeyframePlanner(interval)
+    online = [k for t in range(frames) for k, _ in planner.frame(t, t in starts)] + [k for k, _ in planner.finish(frames)]
+    plan = plan_keyframes(starts, frames, interval)
+    assert plan == online
+    # The rule itself, checked independently: sorted and unique, every scene starts and ends on a
+    # keyframe, the last frame is one, and no two keyframes of a scene are more than `interval` apart.
+    assert plan == sorted(set(plan)) and plan[-1] == frames - 1
+    for start, end in zip(starts, [*starts[1:], frames], strict=True):
+        inside = [k for k in plan if start <= k < end]
+        assert inside[0] == start and inside[-1] == end - 1
+        assert all(b - a <= interval for a, b in zip(inside, inside[1:], strict=False))
 
 
 def test_distance_is_scale_free_and_cuts_follow_the_threshold():
@@ -71,7 +102,7 @@ def test_perceptual_terms_that_need_torchvision_fail_with_one_clear_error(gen):
     names = ["vgg"] + ([] if importlib.util.find_spec("lpips") else ["lpips"])
     for name in names:
         with pytest.raises(PtcodecError) as caught:
-            Encoder(gen, EncoderOptions(perceptual=name), width=64, height=64, fps=30)
+            Encoder(gen, StreamOptions(), FitOptions(perceptual=name), width=64, height=64, fps=30)
         message = str(caught.value)
         assert f"--perceptual {name} is unavailable" in message and "ptcodec[perceptual]" in message
         assert "\n" not in message

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from ptcodec.errors import GeneratorError
-from ptcodec.process.noise import initial_noise
 from ptcodec.generators.sd_turbo import SDTurboGenerator
+from ptcodec.process.noise import initial_noise
 from tests.test_onestep_math import tiny_unet
 
 

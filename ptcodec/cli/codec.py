@@ -8,8 +8,19 @@ import sys
 from ptcodec.cli.generator_args import add_generator_args, generator_options
 from ptcodec.cli.progress import Bars
 from ptcodec.cli.types import (
-    count, duration_s, nonnegative_float, positive, positive_float, prev_latent_rule, rank_ladder, ranks, rate,
-    scene_threshold, seconds, size, unit_interval,
+    count,
+    duration_s,
+    nonnegative_float,
+    positive,
+    positive_float,
+    prev_latent_rule,
+    rank_ladder,
+    ranks,
+    rate,
+    scene_threshold,
+    seconds,
+    size,
+    unit_interval,
 )
 from ptcodec.encoder.options import PRESETS, setting_names, split_settings
 from ptcodec.errors import GeneratorError, InputError

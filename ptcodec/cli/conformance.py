@@ -38,10 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_conformance(args: argparse.Namespace) -> int:
+    from ptcodec.cli.progress import bar
     from ptcodec.conformance.candidates import CommandCandidate, PtcodecCandidate
     from ptcodec.conformance.runner import run_suite, write_results
     from ptcodec.conformance.vectors import default_vectors_dir, load_vectors
-    from ptcodec.cli.progress import bar
 
     root = args.vectors or default_vectors_dir()
     vectors = load_vectors(root, args.only)
@@ -53,7 +53,8 @@ def run_conformance(args: argparse.Namespace) -> int:
         raise InputError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
     if args.decoder:
         try:
-            candidate = CommandCandidate(args.decoder, frames_format=args.frames, timeout=args.timeout)
+            candidate: CommandCandidate | PtcodecCandidate = CommandCandidate(
+                args.decoder, frames_format=args.frames, timeout=args.timeout)
         except ValueError as error:
             raise InputError(str(error)) from None
     else:

@@ -7,6 +7,9 @@ import json
 import sys
 
 from ptcodec.ptv import PtvReader
+from ptcodec.ptv.dump import CONFORMANCE_HASH_OVER, record_dict, unit_fields
+from ptcodec.ptv.summary import StreamSummary, summarize
+from ptcodec.ptv.syntax import InterpRule, PrevLatentRule, QuantScheme
 
 
 def open_reader(path: str) -> PtvReader:
@@ -21,9 +24,6 @@ def open_reader(path: str) -> PtvReader:
         finally:
             given.close()
     return PtvReader(given.stream or path, path=path, closes=True)
-from ptcodec.ptv.dump import CONFORMANCE_HASH_OVER, record_dict, unit_fields
-from ptcodec.ptv.summary import StreamSummary, summarize
-from ptcodec.ptv.syntax import InterpRule, PrevLatentRule, QuantScheme
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -76,7 +76,8 @@ def run_reconstruct(args: argparse.Namespace) -> int:
 
     with open_reader(args.file) as reader:
         units = [record.unit for record in reader.units()]
-    index = reconstruct(units[0], units[1:]).write(args.directory)
+    header = reader.header
+    index = reconstruct(header, units[1:]).write(args.directory)
     frames = sum(name.startswith("c_") for name in index)
     print(f"{args.directory}: {len(index)} arrays ({frames} frames of c) and index.json")
     return 0
@@ -94,7 +95,7 @@ def format_summary(path: str, s: StreamSummary) -> str:
     ranks = sorted(set(s.ranks))
     schemes = ", ".join(QuantScheme(q).name.lower().replace("_", "-") for q in sorted(s.schemes)) or "none"
     per_second = " ".join(f"{8 * s.bytes_per_second[sec] / 1000:.0f}" for sec in sorted(s.bytes_per_second))
-    intervals = [b - a for a, b in zip(s.keyframes, s.keyframes[1:])]
+    intervals = [b - a for a, b in zip(s.keyframes, s.keyframes[1:], strict=False)]
     lines = [
         f"{path}: ptv {h.version_major}.{h.version_minor}, level {h.level}, CRC {'on' if h.crc_present else 'off'}",
         f"  generator    {h.generator_id} (weights fingerprint {fingerprint})",

@@ -7,6 +7,7 @@ from fractions import Fraction
 
 from ptcodec.cli.types import positive, rate
 from ptcodec.interop.promptus import export_promptus, import_promptus
+from ptcodec.process.noise import RELEASED_GAMMA, RELEASED_SEED
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Write frame_XXXXX.prompt files and init.pth that the authors' generation.py loads as it loads "
                     "their own (tensors recorded on cuda:0, as theirs are; no GPU needed to write them). Only a "
                     "stream the released code can express is exported: one scene, per-tensor quantization, sd-turbo, "
-                    "noise seed 88, gamma 0.95, segment-start and linear rules.",
+                    f"noise seed {RELEASED_SEED}, gamma {RELEASED_GAMMA[0] / RELEASED_GAMMA[1]:g}, segment-start and "
+                    "linear rules.",
     )
     p.add_argument("input", help="the .ptv file to export")
     p.add_argument("directory", help="folder to write (created if missing)")

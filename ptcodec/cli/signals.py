@@ -7,6 +7,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 
 class _Terminated(KeyboardInterrupt):
@@ -22,7 +23,7 @@ class Interruptions:
     def __init__(self) -> None:
         self._deferring = 0
         self._pending: int | None = None
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> "Interruptions":
         if threading.current_thread() is threading.main_thread():

@@ -109,7 +109,7 @@ class _PutBack(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:
-        data = self._head[: len(buffer)] if self._head else self._stream.read1(len(buffer))
+        data = self._head[: len(buffer)] if self._head else self._stream.read1(len(buffer))  # type: ignore[attr-defined]  # a BufferedReader
         self._head = self._head[len(data) :]
         buffer[: len(data)] = data
         return len(data)
@@ -301,7 +301,7 @@ def _merge(track, packets: list[Packet], copies, container) -> Iterator:
     import av
 
     def prompt() -> Iterator[tuple[Fraction, int, av.Packet]]:
-        for i, p in enumerate(packets):
+        for p in packets:
             packet = av.Packet(p.data)
             packet.pts = packet.dts = p.pts
             packet.duration = p.duration

@@ -42,8 +42,9 @@ from ptcodec.generators import GeneratorOptions, load_generator
 from ptcodec.generators.base import Generator
 from ptcodec.metrics import psnr
 from ptcodec.process.pixels import to_signed
-from ptcodec.ptv import MAGIC, Metadata, Packet, SceneInit, SequenceHeader, Unit, build_unit, smallest_level
 from ptcodec.process.quant import quantize_keyframe
+from ptcodec.ptv import MAGIC, Metadata, Packet, SceneInit, SequenceHeader, Unit, build_unit, smallest_level
+
 
 @dataclass
 class KeyframeReport:
@@ -171,11 +172,6 @@ class Encoder:
     def codec_private(self) -> bytes:
         return MAGIC + build_unit(self.header, None) + build_unit(self.metadata, self.header)
 
-    @property
-    def frames_in(self) -> int:
-        """Frames taken by `encode` so far."""
-        return self._next
-
     # -- fitting work, for progress bars ---------------------------------------------
     @property
     def work(self) -> tuple[int, int]:
@@ -212,15 +208,16 @@ class Encoder:
         return work
 
     def _resumed_work(self) -> int:
-        work, previous = 0, None
-        for frame, opens_scene in self._replay.keyframes():
-            opens_scene = opens_scene or previous is None
+        work, previous = 0, 0
+        for i, (frame, opens_scene) in enumerate(self._replay.keyframes()):
+            opens_scene = opens_scene or i == 0
             cost, budget = fit_work(self.stream, self.fit, 1 if opens_scene else frame - previous, opens_scene)
             work += cost * budget
             previous = frame
         return work
 
     def _on_step(self, taken: int, loss: float, psnr: float) -> None:  # noqa: ARG002 - fit.Progress
+        assert self._fitting is not None, "steps are reported only while a keyframe is fitted"
         frame, cost, budget, _ = self._fitting
         self._fitting = (frame, cost, budget, taken)
         if self.on_progress is not None:
@@ -263,6 +260,7 @@ class Encoder:
         return packets
 
     def _packet(self, next_keyframe: int) -> Packet:
+        assert self._pending is not None, "a packet leaves once the keyframe after it is decided"
         pts, opens_scene, data = self._pending
         self._pending = None
         return Packet(data, pts, next_keyframe - pts, self.header.time_base, opens_scene)
@@ -272,17 +270,17 @@ class Encoder:
         t0 = time.perf_counter()
         units: list[Unit] = []
         resumed = self._replay.at(b, opens_scene=scene_latent is not None)
+        scene: SceneInit | None = None
         if scene_latent is not None:
-            scene = SceneInit.from_latent(b, scene_latent, self.stream.latent_dtype)
-            if resumed is not None:
-                scene = resumed[0]
+            scene = resumed[0] if resumed else SceneInit.from_latent(b, scene_latent, self.stream.latent_dtype)
+            assert scene is not None, "Replay.at checked that the kept units open the scene too"
             units.append(scene)
             self._collect(self.decoder.push(scene))
+        result: FitResult | None = None
         if resumed is not None:
-            keyframe = resumed[-1]
-            result = None
+            keyframe = resumed[1]
         else:
-            result = self._fit(b, units[0] if units else None)
+            result = self._fit(b, scene)
             keyframe = quantize_keyframe(b, result.u.numpy(), result.v.numpy(), self.stream.quant_scheme)
         units.append(keyframe)
         data = b"".join(build_unit(u, self.header) for u in units)
@@ -330,7 +328,8 @@ class Encoder:
         targets = torch.from_numpy(to_signed(np.stack([self._frames[t] for t in frames]))).permute(0, 3, 1, 2)
         segment = Segment(
             generator=gen, targets=targets.to(device, dtype), weights=torch.from_numpy(weights).to(device, dtype),
-            left=None if left is None else tuple(torch.from_numpy(f).to(device, dtype) for f in left),
+            left=None if left is None else (torch.from_numpy(left[0]).to(device, dtype),
+                                            torch.from_numpy(left[1]).to(device, dtype)),
             z_prev=torch.from_numpy(np.asarray(z_prev, dtype=np.float32)).to(device, dtype),
             n0=torch.from_numpy(self.decoder.n0).to(device, dtype), gamma=(h.gamma_num, h.gamma_den),
             prev_latent_rule=h.prev_latent_rule, quant_scheme=self.stream.quant_scheme,
@@ -371,7 +370,7 @@ class Encoder:
             x = torch.from_numpy(to_signed(image)).permute(2, 0, 1)[None]
             return self.generator.encode_latent(x).float().cpu().numpy()
 
-    def _collect(self, frames: list[DecodedFrame]) -> None:
+    def _collect(self, frames: Iterable[DecodedFrame]) -> None:
         for frame in frames:
             self.report.psnr.append(psnr(frame.image, self._frames.pop(frame.index)))
             if self.on_frame is not None:

@@ -176,6 +176,7 @@ def fit(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tens
 
 def _prompt_change(segment: Segment, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """The paper's temporal term ||c_b - c_a|| (mean absolute difference)."""
+    assert segment.left is not None, "a scene's first keyframe has no prompt to change from"
     return (mirrors.compose(u, v) - mirrors.compose(*segment.left)).abs().mean()
 
 

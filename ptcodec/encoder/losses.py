@@ -13,6 +13,8 @@ Perceptual terms:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -20,6 +22,8 @@ from ptcodec.errors import PtcodecError
 
 PERCEPTUAL = ("msssim", "lpips", "vgg", "none")
 MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+Distance = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+"""A perceptual distance per image of a batch."""
 
 
 def _need_extra(what: str, error: Exception) -> PtcodecError:
@@ -105,8 +109,10 @@ class FitLoss:
         self.perceptual = perceptual
         self.alpha = 1.0 if perceptual == "none" else alpha
         self.c_penalty = c_penalty
-        self._distance = {"msssim": lambda: msssim_distance, "lpips": lambda: LpipsDistance(weights),
-                          "vgg": lambda: VggFeatureDistance(weights), "none": lambda: None}[perceptual]()
+        makers: dict[str, Callable[[], Distance | None]] = {
+            "msssim": lambda: msssim_distance, "lpips": lambda: LpipsDistance(weights),
+            "vgg": lambda: VggFeatureDistance(weights), "none": lambda: None}
+        self._distance = makers[perceptual]()
 
     def __call__(self, frames: torch.Tensor, targets: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         loss = self.alpha * F.mse_loss(frames.float(), targets.float(), reduction="none").flatten(1).mean(1)

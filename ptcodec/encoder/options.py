@@ -151,12 +151,11 @@ def split_settings(settings: Mapping[str, Any]) -> tuple[StreamOptions, FitOptio
     for name in ("ranks", "gamma"):
         if settings.get(name) is not None:
             settings[name] = tuple(settings[name])
-    out = []
-    for cls in (StreamOptions, FitOptions):
+    def given(cls: type) -> dict[str, Any]:
         fields = {f.name: f for f in dataclasses.fields(cls)}
-        out.append(cls(**{k: v for k, v in settings.items()
-                          if k in fields and (v is not None or "None" in str(fields[k].type))}))
-    return out[0], out[1]
+        return {k: v for k, v in settings.items() if k in fields and (v is not None or "None" in str(fields[k].type))}
+
+    return StreamOptions(**given(StreamOptions)), FitOptions(**given(FitOptions))
 
 
 def describe(stream: StreamOptions, fit: FitOptions, perceptual: str) -> dict:

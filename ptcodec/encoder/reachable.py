@@ -14,15 +14,15 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from ptcodec.process.conditioning import compose
 from ptcodec.decoder import Decoder, run_generator
 from ptcodec.encoder.encoder import make_header
 from ptcodec.encoder.options import StreamOptions
 from ptcodec.encoder.scenes import plan_keyframes
 from ptcodec.generators.base import Generator
+from ptcodec.process.conditioning import compose
 from ptcodec.process.pixels import to_signed, to_uint8
-from ptcodec.ptv import QuantScheme, SceneInit
 from ptcodec.process.quant import dequantize_keyframe, quantize_keyframe
+from ptcodec.ptv import QuantScheme, SceneInit
 
 
 def _scene_latent(gen: Generator, decoder: Decoder, factors: tuple[np.ndarray, np.ndarray], seed: int) -> np.ndarray:

@@ -98,25 +98,28 @@ class Replay:
     take instead of fitting; it refuses a partial stream this encode would not have made."""
 
     def __init__(self, units: Iterable[Unit] = ()) -> None:
-        self._units: dict[int, list[Unit]] = {}
+        self._units: dict[int, tuple[SceneInit | None, Keyframe]] = {}
+        scenes: dict[int, SceneInit] = {}
         for unit in units:
-            if isinstance(unit, (SceneInit, Keyframe)):
-                self._units.setdefault(unit.frame_index, []).append(unit)
+            if isinstance(unit, SceneInit):
+                scenes[unit.frame_index] = unit
+            elif isinstance(unit, Keyframe):  # a scene-init unit without its keyframe is not kept
+                self._units[unit.frame_index] = (scenes.get(unit.frame_index), unit)
         self.up_to = max(self._units, default=-1)
         """The last frame the partial stream decided (-1: nothing to replay)."""
 
     def keyframes(self) -> list[tuple[int, bool]]:
         """(frame, opens a scene) of every kept keyframe, in order."""
-        return [(frame, isinstance(units[0], SceneInit)) for frame, units in sorted(self._units.items())]
+        return [(frame, scene is not None) for frame, (scene, _) in sorted(self._units.items())]
 
-    def at(self, frame: int, opens_scene: bool) -> list[Unit] | None:
-        """The kept units of a keyframe this encode puts at `frame` (scene-init first), or None
-        when the partial stream ends before it."""
+    def at(self, frame: int, opens_scene: bool) -> tuple[SceneInit | None, Keyframe] | None:
+        """The kept (scene-init unit or None, keyframe unit) of a keyframe this encode puts at
+        `frame`, or None when the partial stream ends before it."""
         kept = self._units.get(frame)
         if kept is None and frame < self.up_to:
             raise PtcodecError(f"the partial stream has no keyframe at frame {frame} where this encode puts one; "
                                "it was made from another input; cannot resume")
-        if kept is not None and isinstance(kept[0], SceneInit) != opens_scene:
+        if kept is not None and (kept[0] is not None) != opens_scene:
             raise PtcodecError(f"the partial stream and this encode disagree on whether a scene starts at frame "
                                f"{frame}; it was made from another input; cannot resume")
         return kept
@@ -203,19 +206,25 @@ class PartialOutput:
 
     def append(self, frame: int, data: bytes) -> None:  # noqa: ARG002 - Encoder.on_units
         """A keyframe's units, on disk before the next fit starts."""
+        writer = self._started_writer()
         with self.critical():
-            self.writer.write_packet(data)
-            self.writer.flush()
+            writer.write_packet(data)
+            writer.flush()
         self.keyframes_written += 1
+
+    def _started_writer(self) -> PtvWriter:
+        assert self.writer is not None, "start() opens the writer before any keyframe is fitted"
+        return self.writer
 
     def finish(self) -> None:
         """Rename the complete stream into place, or mux it into the Matroska output."""
+        writer = self._started_writer()
         if not self.matroska:
             with self.critical():
-                self.writer.close()
+                writer.close()
             return
         with self.critical():
-            self.writer.finish()
+            writer.finish()
         matroska.mux(self.path, self.output)  # atomic itself; if it is interrupted, the complete stream stays
         os.remove(self.path)
 

@@ -108,7 +108,7 @@ def plan_keyframes(scene_starts: list[int], frame_count: int, interval: int) -> 
     planner = KeyframePlanner(interval)
     starts = sorted(set(scene_starts))
     keyframes = []
-    for start, end in zip(starts, [*starts[1:], frame_count]):
+    for start, end in zip(starts, [*starts[1:], frame_count], strict=True):
         for t in range(start, end, interval):
             keyframes += [k for k, _ in planner.frame(t, t == start)]
     return keyframes + [k for k, _ in planner.finish(frame_count)]

@@ -63,8 +63,8 @@ def load_generator(generator_id: str, options: GeneratorOptions | None = None, *
         )
     from ptcodec.generators.base import check_precision, torch_device
 
+    given = options or GeneratorOptions()
+    check_precision(torch_device(arguments.get("device", given.device)), arguments.get("dtype", given.dtype))
     module, name = REGISTRY[generator_id]
     load = getattr(importlib.import_module(module), name).load
-    arguments = {**(options.arguments(load) if options else {}), **arguments}
-    check_precision(torch_device(arguments.get("device", "cpu")), arguments.get("dtype", "fp32"))
-    return load(**arguments)
+    return load(**{**(options.arguments(load) if options else {}), **arguments})

@@ -13,7 +13,7 @@ on any machine gets the same bits (their SHA-256 is in the annex).
 
 The network predicts the clean latent x0 directly; there is no sigma/epsilon
 conversion (onestep.predict_x0 belongs to SD-Turbo). The noise rules of
-spec/ptv.md 9.6 (N0, mixing with Z_prev) apply unchanged.
+spec/ptv.md 12.6 - 12.8 (N0, mixing with Z_prev: ptcodec/process/noise.py) apply unchanged.
 """
 
 from __future__ import annotations

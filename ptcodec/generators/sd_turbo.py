@@ -62,7 +62,8 @@ def random_weights(seed: int = 0):
     from diffusers import AutoencoderTiny, UNet2DConditionModel
 
     torch.manual_seed(seed)
-    return UNet2DConditionModel(**SD_TURBO_UNET_CONFIG).eval(), AutoencoderTiny(**TAESD_CONFIG).eval()
+    unet, vae = UNet2DConditionModel(**SD_TURBO_UNET_CONFIG), AutoencoderTiny(**TAESD_CONFIG)
+    return unet.eval(), vae.eval()  # type: ignore[attr-defined]  # torch.nn.Modules
 
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -136,7 +137,11 @@ def _downloaded_folder(repo: str, part: _Part) -> Path:
     network it fails at once, not after huggingface_hub's retries."""
     from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
     from huggingface_hub.errors import (
-        GatedRepoError, HfHubHTTPError, OfflineModeIsEnabled, RemoteEntryNotFoundError, RepositoryNotFoundError,
+        GatedRepoError,
+        HfHubHTTPError,
+        OfflineModeIsEnabled,
+        RemoteEntryNotFoundError,
+        RepositoryNotFoundError,
     )
 
     for sub in part.subfolders:

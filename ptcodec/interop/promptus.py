@@ -23,6 +23,7 @@ import numpy as np
 
 from ptcodec.errors import InputError, PtvError, one_line
 from ptcodec.outputs import atomic_file, check_output, make_directory
+from ptcodec.process.noise import RELEASED_GAMMA, RELEASED_SEED
 from ptcodec.ptv import (
     InterpRule,
     Keyframe,
@@ -32,13 +33,12 @@ from ptcodec.ptv import (
     QuantScheme,
     SceneInit,
     SequenceHeader,
+    rules,
     smallest_level,
 )
-from ptcodec.ptv import rules
 from ptcodec.ptv.levels import LEVELS
 from ptcodec.ptv.syntax import UNKNOWN_FINGERPRINT, NoiseRule
 from ptcodec.ptv.units import Unit
-from ptcodec.process.noise import RELEASED_GAMMA, RELEASED_SEED
 
 PROMPT_FILE = re.compile(r"frame_([0-9]{5,})\.prompt\Z")
 PROMPT_SUFFIX = ".prompt"

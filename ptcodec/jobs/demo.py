@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ptcodec.encoder import FitOptions, StreamOptions
+from ptcodec.encoder.reachable import reachable_clip
 from ptcodec.generators import load_generator
 from ptcodec.jobs.decode import DecodeResult, decode_file
 from ptcodec.jobs.progress import Progress
@@ -25,7 +26,6 @@ from ptcodec.media import read_frames, write_video
 from ptcodec.media.writer import H264_OPTIONS, H264_PIX_FMT
 from ptcodec.metrics import psnr
 from ptcodec.outputs import PARTIAL_SUFFIX, check_output, make_directory
-from ptcodec.encoder.reachable import reachable_clip
 
 FPS = Fraction(30)
 H264_LABEL = f"H.264 {H264_PIX_FMT} crf {H264_OPTIONS['crf']}"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from ptcodec.decoder import DecodedFrame
-from ptcodec.encoder import EncodeReport, Encoder, FitOptions, KeyframeReport, StreamOptions
+from ptcodec.encoder import Encoder, EncodeReport, FitOptions, KeyframeReport, StreamOptions
 from ptcodec.encoder.resume import Critical, PartialOutput
 from ptcodec.errors import InputError
 from ptcodec.generators import GeneratorOptions, load_generator

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from ptcodec.errors import InputError
 from ptcodec.outputs import check_output
-from ptcodec.ptv import Keyframe, PtvReader, PtvWriter, QuantScheme
 from ptcodec.process.quant import truncate_keyframe
+from ptcodec.ptv import Keyframe, PtvReader, PtvWriter, QuantScheme
 
 
 @dataclass

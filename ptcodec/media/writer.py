@@ -217,6 +217,7 @@ class VideoWriter:
         try:
             if self._png is not None:
                 self._png.start(width, height, self.fps)
+                assert self._png.temp_dir is not None, "start() makes the temporary directory"
                 self.partial_path = self._png.temp_dir
                 return
             container = av.open(self.partial_path, mode="w", format=self.format)
@@ -319,7 +320,7 @@ class _PngSequence:
 
     def write(self, image: av.VideoFrame, index: int) -> None:
         assert self._codec is not None and self.temp_dir is not None
-        data = b"".join(bytes(packet) for packet in self._codec.encode(image))
+        data = b"".join(bytes(packet) for packet in self._codec.encode(image))  # type: ignore[attr-defined]  # a VideoCodecContext
         with open(os.path.join(self.temp_dir, self.pattern % index), "wb") as handle:
             handle.write(data)
 
@@ -386,7 +387,7 @@ class _AudioCopy:
             if resampler is not None:
                 for frame in resampler.resample(None):
                     self._encode(target, frame)
-                for out in target.encode(None):
+                for out in target.encode(None):  # type: ignore[attr-defined]  # an AudioStream
                     self.output.mux(out)
         self.close()
 
@@ -400,12 +401,12 @@ class _AudioCopy:
             self.output.mux(packet)
             return
         for frame in packet.decode():
-            for converted in resampler.resample(frame):
+            for converted in resampler.resample(frame):  # type: ignore[arg-type]  # packets of audio tracks only
                 self._encode(target, converted)
 
     def _encode(self, target: av.stream.Stream, frame: av.AudioFrame) -> None:
         frame.pts = None  # the encoder numbers its own fixed-size frames
-        for out in target.encode(frame):
+        for out in target.encode(frame):  # type: ignore[attr-defined]  # an AudioStream
             self.output.mux(out)
 
 

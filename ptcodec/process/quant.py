@@ -52,6 +52,7 @@ def quantize_keyframe(frame_index: int, u: np.ndarray, v: np.ndarray, scheme: in
     u = np.asarray(u, dtype=np.float32)
     v = np.asarray(v, dtype=np.float32)
     rank = u.shape[1]
+    params: tuple[tuple[float, ...], ...]  # (u_scale, u_zero_point, v_scale, v_zero_point)
     if scheme == QuantScheme.PER_TENSOR:
         us, uz = quant_params(u)
         vs, vz = quant_params(v)
@@ -62,7 +63,8 @@ def quantize_keyframe(frame_index: int, u: np.ndarray, v: np.ndarray, scheme: in
         vs, vz = quant_params(v, axis=1)
         uq, vq = quantize(u, us[None, :], uz[None, :]), quantize(v, vs[:, None], vz[:, None])
         params = tuple(tuple(float(x) for x in arr) for arr in (us, uz, vs, vz))
-    return Keyframe(frame_index, rank, int(scheme), *params, uq.tobytes(), vq.tobytes())
+    u_scale, u_zero_point, v_scale, v_zero_point = params
+    return Keyframe(frame_index, rank, int(scheme), u_scale, u_zero_point, v_scale, v_zero_point, uq.tobytes(), vq.tobytes())
 
 
 def dequantize_keyframe(keyframe: Keyframe) -> tuple[np.ndarray, np.ndarray]:

@@ -28,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ptcodec.outputs import atomic_file, check_output, make_directory
 from ptcodec.process import conditioning
 from ptcodec.process.conditioning import FramePlan
 from ptcodec.process.noise import initial_noise, mix_noise
-from ptcodec.outputs import atomic_file, check_output, make_directory
-from ptcodec.ptv import Keyframe, SceneInit, SequenceHeader, Unit
 from ptcodec.process.quant import dequantize_keyframe
+from ptcodec.ptv import Keyframe, SceneInit, SequenceHeader, Unit
 
 
 def digest(array: np.ndarray) -> str:
