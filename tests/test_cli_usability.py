@@ -167,3 +167,37 @@ def test_transcode_of_standard_input_says_what_to_do(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "FIFO" in err
     assert not list(tmp_path.iterdir())
+
+
+def test_transcode_flags_build_the_two_option_objects():
+    """Every encoder flag lands in its field of StreamOptions or FitOptions, with no field copied by hand."""
+    from ptcodec.encoder.options import FitOptions, StreamOptions, setting_names, split_settings
+
+    args = build_parser().parse_args([
+        "transcode", "in.mp4", "out.ptv", "--rank", "4", "-K", "5", "--no-crc", "--scene-threshold", "0",
+        "--prev-latent", "previous-frame", "--max-scene", "30", "--no-warm-start", "--fit", "keep",
+        "--quality", "fast", "--lr", "0.05", "--c-penalty", "0.1", "--perceptual", "none"])
+    stream, fit = split_settings({k: v for k, v in vars(args).items() if k in setting_names()})
+    assert stream == StreamOptions(ranks=(4,), interval=5, crc=False, scene_threshold=None, prev_latent_rule=1,
+                                   max_scene_length=30)
+    assert fit == FitOptions(quality="fast", lr=0.05, c_penalty=0.1, perceptual="none", warm_start=False)
+    assert args.crop == "keep"
+    ladder = build_parser().parse_args(["transcode", "in.mp4", "out.ptv", "--ranks", "16,4,8"])
+    assert split_settings({"ranks": ladder.ranks})[0].rank_ladder == (4, 8, 16)
+    assert build_parser().parse_args(["transcode", "i", "o", "--rank", "2,4"]).ranks == (2, 4)
+
+
+def test_rank_and_ranks_are_one_option(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["transcode", "in.mp4", "out.ptv", "--rank", "8", "--ranks", "4,8"])
+    assert info.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
+def test_every_public_name_of_every_package_resolves():
+    """`from ptcodec.<package> import *` works: each __all__ names what the package has."""
+    import importlib
+
+    for name in ("ptcodec", "ptcodec.ptv", "ptcodec.encoder", "ptcodec.container", "ptcodec.media"):
+        module = importlib.import_module(name)
+        for public in module.__all__:
+            assert getattr(module, public) is not None, f"{name}.{public}"

@@ -1,4 +1,9 @@
-"""The `ptcodec` command: one subcommand per module in this package.
+"""The `ptcodec` command: parsing and printing only; the work is in ptcodec.jobs and below.
+
+Subcommands are registered by codec.py (transcode, decode, mux, demux, truncate,
+demo), inspect.py (info, validate, reconstruct), promptus.py (import-promptus,
+export-promptus) and conformance.py; types.py, generator_args.py, progress.py
+and signals.py are what they share.
 
 Every error a user can cause is a `PtcodecError`, printed as one line on stderr
 with exit status 1; no traceback reaches the terminal for bad input.

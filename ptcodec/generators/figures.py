@@ -10,23 +10,18 @@ reproducible across torch versions.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ptcodec.encoder import mirrors
 from ptcodec.generators.base import Generator
-from ptcodec.process.noise import initial_noise
+from ptcodec.metrics import signed_psnr
+from ptcodec.process.noise import RELEASED_SEED, initial_noise
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """PSNR in dB of images in [-1, 1] (peak-to-peak 2, so 8-bit PSNR of the same images)."""
-    mse = float(((a.float() - b.float()) ** 2).mean())
-    return 10.0 * math.log10(4.0 / mse) if mse > 0 else math.inf
-
-
-def noise_latent(gen: Generator, seed: int = 88, size: tuple[int, int] | None = None) -> torch.Tensor:
+def noise_latent(gen: Generator, seed: int = RELEASED_SEED, size: tuple[int, int] | None = None) -> torch.Tensor:
     """N0 of the generator's latent shape at `size` (default: native), as a (1, C, h, w) tensor."""
     height, width = size or gen.native_size
     shape = (1, gen.latent_channels, height // gen.downscale, width // gen.downscale)
@@ -47,8 +42,8 @@ def random_factors(gen: Generator, rank: int, seed: int) -> tuple[torch.Tensor, 
 
 
 def compose(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """c = u v / sqrt(r), batched as (1, m, n) (differentiable)."""
-    return (u @ v / math.sqrt(u.shape[1]))[None]
+    """c = u v / sqrt(r), batched as (1, m, n) (differentiable: the encoder's mirror of the process)."""
+    return mirrors.compose(u, v)[None]
 
 
 @torch.no_grad()
@@ -61,7 +56,7 @@ def contrast(gen: Generator, noise: torch.Tensor, seeds: range) -> list[float]:
 def prompt_distance(gen: Generator, noise: torch.Tensor, pairs: list[tuple[int, int]]) -> list[float]:
     """PSNR between the frames of two unrelated random prompts with the same noise (low = sensitive)."""
     frame = lambda s: gen.generate(noise, random_prompt(gen, s))[0]  # noqa: E731
-    return [psnr(frame(a), frame(b)) for a, b in pairs]
+    return [signed_psnr(frame(a), frame(b)) for a, b in pairs]
 
 
 @dataclass
@@ -93,4 +88,4 @@ def invert(gen: Generator, noise: torch.Tensor, rank: int, steps: int, seed: int
         schedule.step()
     with torch.no_grad():
         final = gen.generate(noise, compose(u, v))[0]
-    return Inversion(psnr(final, target), steps)
+    return Inversion(signed_psnr(final, target), steps)
