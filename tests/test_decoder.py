@@ -242,3 +242,28 @@ def test_a_packet_whose_pts_lies_is_damage_and_concealment_stays_bounded(gen):
     with pytest.warns(DamageWarning, match="pts"):
         frames = [f for p in [*lying, None] for f in decoder.decode(p)]
     assert len(frames) <= header.frame_count and max(f.index for f in frames) < header.frame_count
+
+
+def test_one_decoder_made_from_a_header_codec_private_data_or_a_container_stream(gen, tmp_path):
+    """Decoder.load takes what a caller has; all three decode the same frames, which are the one
+    frame type (PyAV-shaped: pts, time_base, to_ndarray, to_av)."""
+    import ptcodec
+    from ptcodec.decoder import Decoder
+
+    header, units = stream(gen, 0, 0, 11)
+    data = serialize(header, units)
+    (tmp_path / "s.ptv").write_bytes(data)
+    with ptcodec.open(tmp_path / "s.ptv") as container:
+        packets = list(container.demux())
+        decoders = [Decoder.load(header, gen), Decoder.load(container.streams[0].codec_private, gen),
+                    Decoder.load(container.streams[0], gen), Decoder(header, gen)]
+    outputs = [[f for p in [*packets, None] for f in d.decode(p)] for d in decoders]
+    first = outputs[0]
+    assert [f.pts for f in first] == list(range(11)) and first[0].time_base == header.time_base
+    for other in outputs[1:]:
+        assert all(np.array_equal(a.to_ndarray(), b.image) for a, b in zip(first, other, strict=True))
+    av_frame = first[3].to_av()
+    assert (av_frame.pts, av_frame.time_base, av_frame.format.name) == (3, header.time_base, "rgb24")
+    assert np.array_equal(av_frame.to_ndarray(format="rgb24"), first[3].image)
+    with pytest.raises(ValueError, match="rgb24"):
+        first[0].to_ndarray(format="yuv420p")
