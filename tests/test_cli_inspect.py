@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from ptcodec.ptv import serialize
-from tests.test_promptus_interop import write_released_dir
+from tests.test_interop_promptus import write_released_dir
 
 
 def ptcodec(*args, cwd=None):

@@ -14,11 +14,11 @@ import construct
 import numpy as np
 import pytest
 
-from ptcodec.process import conditioning
 from ptcodec.conformance.candidates import CommandCandidate, PtcodecCandidate
 from ptcodec.conformance.runner import FAIL, PASS, SKIP, run_suite
 from ptcodec.conformance.vectors import VectorError, load_vectors
 from ptcodec.generators.onestep import sigma_at
+from ptcodec.process import conditioning
 
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = ROOT / "bitstream"

@@ -119,8 +119,8 @@ def test_a_parse_dump_that_is_not_a_regular_file_fails(tmp_path, kind):
 @pytest.fixture(scope="module")
 def good_dump(tmp_path_factory) -> Path:
     """A correct tier-2 dump of valid/basic, written by ptcodec's reconstruction."""
-    from ptcodec.ptv import read_all
     from ptcodec.process.reconstruction import reconstruct
+    from ptcodec.ptv import read_all
 
     header, records = read_all((BASIC / "stream.ptv").read_bytes())
     directory = tmp_path_factory.mktemp("dump") / "tier2"

@@ -24,11 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from ptcodec.conformance.compare import read_rgb, score_frames
+from ptcodec.conformance.compare import read_dump, read_rgb, score_frames
 from ptcodec.conformance.generate import SHARED_SKY
 from ptcodec.conformance.vectors import load_vectors
 from ptcodec.container.matroska import read_prompt_track
-from ptcodec.conformance.compare import read_dump
 
 COMMITTED = Path(__file__).resolve().parents[1] / "bitstream"
 SKY = {"valid/sky_import", "mkv/sky_import"}

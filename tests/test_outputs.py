@@ -23,7 +23,7 @@ from ptcodec.container.matroska import is_matroska
 from ptcodec.encoder.reachable import reachable_clip
 from ptcodec.generators.reference import ReferenceGenerator
 from ptcodec.media import write_video
-from tests.test_promptus_interop import write_released_dir
+from tests.test_interop_promptus import write_released_dir
 
 ENCODE = ["--size", "64", "-K", "2", "--ranks", "1,2", "--first-steps", "3", "--later-steps", "3", "-q"]
 """Rank-scalable, so that truncate can cut it."""

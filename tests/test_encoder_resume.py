@@ -1,7 +1,7 @@
 """Resuming an interrupted encode, in process: from a partial file cut at any byte, after
 an interruption during a fit or during a write; a refused resume leaves the partial file
 as it was; and the encode's progress bar counts fitting work. (Real kills of a running
-`ptcodec transcode` are in test_codec_cli.py.)"""
+`ptcodec transcode` are in test_cli_codec.py.)"""
 
 from __future__ import annotations
 

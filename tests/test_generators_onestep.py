@@ -114,7 +114,7 @@ def test_the_one_step_math_stays_in_float32_whatever_the_model_dtype(dtype):
     precision that costs up to 0.08 (fp16) or more (bf16). The authors keep it in fp32;
     so does ptcodec: the UNet and VAE run in the model dtype, the sampler math in float32."""
     from ptcodec.generators.sd_turbo import DTYPES, SDTurboGenerator
-    from tests.test_sd_turbo_generator import tiny_taesd
+    from tests.test_generators_sd_turbo import tiny_taesd
 
     model_dtype = DTYPES[dtype]
     gen = SDTurboGenerator(tiny_unet(), tiny_taesd(), dtype=dtype)

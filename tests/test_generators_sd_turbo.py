@@ -11,7 +11,7 @@ import torch
 from ptcodec.errors import GeneratorError
 from ptcodec.generators.sd_turbo import SDTurboGenerator
 from ptcodec.process.noise import initial_noise
-from tests.test_onestep_math import tiny_unet
+from tests.test_generators_onestep import tiny_unet
 
 
 def tiny_taesd():
