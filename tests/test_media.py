@@ -27,7 +27,6 @@ from ptcodec.media import (
     write_video,
 )
 from ptcodec.metrics import psnr
-from ptcodec.process.pixels import to_signed, to_uint8
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CLIPS = SHARED_DATA / "clips"
@@ -120,52 +119,6 @@ def read_all(path: Path | str, **options) -> np.ndarray:
 def frame_ids(frames: np.ndarray) -> list[int]:
     """Which `numbered` frame each frame is (red = 15 * index, within codec error)."""
     return [int(round(float(f[..., 0].mean()) / 15)) for f in frames]
-
-
-# --- pixels ------------------------------------------------------------------
-
-
-def test_to_signed_is_the_bin_centre_and_to_uint8_inverts_it() -> None:
-    x = np.arange(256, dtype=np.uint8)
-    y = to_signed(x)
-    assert y.dtype == np.float32
-    assert -1 < y[0] < -0.99 and y[255] == 1
-    np.testing.assert_allclose(y[:255], (x[:255] + 0.5) / 127.5 - 1, atol=1e-7)
-    assert np.array_equal(to_uint8(y), x)
-
-
-def spec_truncation(x: np.ndarray) -> np.ndarray:
-    """floor(255 (x + 1) / 2) in binary32, clamped: ptv 12.9 / reference annex 3.3."""
-    x = x.astype(np.float32)
-    y = np.floor(np.float32(255) * (x + np.float32(1)) / np.float32(2))
-    return np.clip(y, 0, 255).astype(np.uint8)
-
-
-def test_to_uint8_matches_the_spec_truncation() -> None:
-    rng = np.random.default_rng(7)
-    x = np.concatenate([rng.uniform(-1.5, 1.5, 20000), [-3, -1, -0.999, 0, 0.5, 0.999, 1, 3]]).astype(np.float32)
-    out = to_uint8(x)
-    assert out.dtype == np.uint8
-    assert np.array_equal(out, spec_truncation(x))
-    assert out[x <= -1].max() == 0 and out[x >= 1].min() == 255
-    # Away from integer boundaries the float32 result is the exact real-number one.
-    exact = np.clip(np.floor(255 * (x.astype(np.float64) + 1) / 2), 0, 255)
-    far = np.abs(255 * (x.astype(np.float64) + 1) / 2 - np.round(255 * (x.astype(np.float64) + 1) / 2)) > 1e-3
-    assert np.array_equal(out[far], exact[far])
-
-
-@given(st.lists(st.floats(-2, 2, width=32), min_size=1, max_size=50))
-def test_to_uint8_property(values: list[float]) -> None:
-    x = np.asarray(values, np.float32)
-    assert np.array_equal(to_uint8(x), spec_truncation(x))
-
-
-def test_psnr() -> None:
-    a = np.zeros((4, 4, 3), np.uint8)
-    assert psnr(a, a) == float("inf")
-    b = a.copy()
-    b[0, 0, 0] = 255  # mse = 255^2 / 48
-    assert psnr(a, b) == pytest.approx(10 * np.log10(48))
 
 
 def test_import_media_does_not_import_torch() -> None:
