@@ -152,6 +152,9 @@ class Decoder:
     def __init__(
         self, header: SequenceHeader, generator: Generator, *, max_batch: int = 16, check_fingerprint: bool = True
     ) -> None:
+        if not isinstance(header, SequenceHeader) or generator is None or isinstance(generator, str):
+            raise TypeError("Decoder takes a sequence header and a Generator; for codec private data, a container's "
+                            "stream or a generator by id, use Decoder.load(...)")
         check_generator(header, generator, check_fingerprint=check_fingerprint)
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")

@@ -126,22 +126,26 @@ def run_transcode(args: argparse.Namespace) -> int:
     from ptcodec.cli.signals import Interruptions
     from ptcodec.jobs.transcode import transcode_file
 
-    stream, fit = split_settings({name: value for name, value in vars(args).items() if name in setting_names()})
+    stream, fitting = split_settings({name: value for name, value in vars(args).items() if name in setting_names()})
+    kept: list[tuple[str, int]] = []
+    try:
+        with Interruptions() as signals, Bars(args.quiet) as bars:
+            def keyframe(k) -> None:
+                if not k.resumed:
+                    bars.postfix("encoding", keyframe=str(k.frame), loss=f"{k.loss:.4g}", psnr=f"{k.fit_psnr:.1f}dB")
 
-    def kept(path: str, keyframes: int) -> None:
-        print(f"ptcodec: the unfinished stream is kept as {path} ({keyframes} keyframes done); "
-              "run the same command with --resume to continue it")
-
-    with Interruptions() as signals, Bars(args.quiet) as bars:
-        def keyframe(k) -> None:
-            bars.postfix("encoding", keyframe=str(k.frame), loss=f"{k.loss:.4g}", psnr=f"{k.fit_psnr:.1f}dB")
-
-        result = transcode_file(
-            args.input, args.output, stream, fit, generator=args.generator, generator_options=generator_options(args),
-            size=args.size, crop=args.crop, fps=args.fps, start=args.start_frame, max_frames=args.frames,
-            resume=args.resume, progress=bars, on_keyframe=keyframe, on_kept=None if args.quiet else kept,
-            critical=signals.deferred,
-        )
+            result = transcode_file(
+                args.input, args.output, stream, fitting, generator=args.generator,
+                generator_options=generator_options(args), size=args.size, crop=args.crop, fps=args.fps,
+                start=args.start_frame, max_frames=args.frames, resume=args.resume, progress=bars,
+                on_keyframe=keyframe, on_kept=lambda path, count: kept.append((path, count)),
+                critical=signals.deferred,
+            )
+    finally:  # after the bar is closed, so that the line stands on its own
+        for path, count in kept:
+            if not args.quiet:
+                print(f"ptcodec: the unfinished stream is kept as {path} ({count} keyframes done); "
+                      "run the same command with --resume to continue it")
     r = result.report
     resumed = f" ({result.resumed_keyframes} kept from the partial stream)" if args.resume else ""
     print(f"{result.output}: {r.frames} frames {result.header.width}x{result.header.height}, "
@@ -197,9 +201,10 @@ def run_truncate(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from ptcodec.cli.signals import Interruptions
     from ptcodec.jobs.demo import run_demo as demo
 
-    with Bars(args.quiet) as bars:
-        result = demo(args.dir, frames=args.frames, quality=args.quality, progress=bars)
+    with Interruptions() as signals, Bars(args.quiet) as bars:  # SIGTERM stops the demo as Ctrl-C does
+        result = demo(args.dir, frames=args.frames, quality=args.quality, progress=bars, critical=signals.deferred)
     print(result.summary())
     return 0

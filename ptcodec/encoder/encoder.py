@@ -34,9 +34,9 @@ from ptcodec.decoder import DecodedFrame, Decoder
 from ptcodec.encoder import mirrors
 from ptcodec.encoder.fit import Budget, FitResult, Segment, fit, fit_released, step_cost
 from ptcodec.encoder.losses import FitLoss
-from ptcodec.encoder.options import FitOptions, StreamOptions, describe
+from ptcodec.encoder.options import RELEASED_CHECK_EVERY, FitOptions, StreamOptions, describe
 from ptcodec.encoder.resume import Replay
-from ptcodec.encoder.scenes import KeyframePlanner, SceneCutDetector, plan_keyframes
+from ptcodec.encoder.scenes import KeyframePlanner, SceneCutDetector, next_refresh, plan_keyframes
 from ptcodec.errors import InputError
 from ptcodec.generators import GeneratorOptions, load_generator
 from ptcodec.generators.base import Generator
@@ -80,10 +80,10 @@ class EncodeReport:
         return float(np.mean(finite)) if finite else math.inf
 
 
-def fit_work(stream: StreamOptions, fit: FitOptions, frames: int, opens_scene: bool) -> tuple[int, int]:
+def fit_work(stream: StreamOptions, fitting: FitOptions, frames: int, opens_scene: bool) -> tuple[int, int]:
     """(cost of one step, step budget) of fitting a keyframe whose segment has `frames` frames."""
-    first_steps, later_steps = fit.steps()
-    cost = step_cost(frames, len(stream.rank_ladder), released=fit.recipe == "released")
+    first_steps, later_steps = fitting.steps()
+    cost = step_cost(frames, len(stream.rank_ladder), released=fitting.recipe == "released")
     return cost, first_steps if opens_scene else later_steps
 
 
@@ -112,13 +112,14 @@ def make_header(generator: Generator, options: StreamOptions, width: int, height
 
 
 class Encoder:
-    """`Encoder(generator, stream, fit, width=, height=, fps=)`, or `Encoder.load("reference", ...)`
+    """`Encoder(generator, stream, fitting, width=, height=, fps=)`, or `Encoder.load("reference", ...)`
     to load a generator by id; then `encode(frame)` per frame and `encode(None)` at the end.
     `codec_private` is what precedes the packets in a `.ptv` file (or goes into Matroska's
     CodecPrivate)."""
 
-    def __init__(self, generator: Generator, stream: StreamOptions = StreamOptions(), fit: FitOptions = FitOptions(),
-                 *, width: int, height: int, fps: Fraction | int, frame_count: int = 0, resume: Iterable[Unit] = (),
+    def __init__(self, generator: Generator, stream: StreamOptions = StreamOptions(),
+                 fitting: FitOptions = FitOptions(), *, width: int, height: int, fps: Fraction | int,
+                 frame_count: int = 0, resume: Iterable[Unit] = (),
                  on_frame: Callable[[DecodedFrame], None] | None = None,
                  on_keyframe: Callable[[KeyframeReport], None] | None = None,
                  on_units: Callable[[int, bytes], None] | None = None,
@@ -128,16 +129,18 @@ class Encoder:
         called for units replayed from `resume`. `on_progress(done, left)`: fitting work
         in generator frame evaluations (see `work`), after every optimizer step. `resume`: the units
         of an interrupted encode of the same input (ptcodec/encoder/resume.py), replayed, not fitted."""
+        if isinstance(generator, str):
+            raise TypeError(f"Encoder takes a Generator; load one by id with Encoder.load({generator!r}, ...)")
         stream.check()
-        fit.check()
+        fitting.check()
         self.generator = generator
-        self.stream, self.fit = stream, fit
-        self.perceptual = fit.perceptual or generator.perceptual
-        self.loss = FitLoss(self.perceptual, fit.alpha, fit.c_penalty, fit.perceptual_weights)
+        self.stream, self.fitting = stream, fitting
+        self.perceptual = fitting.perceptual or generator.perceptual
+        self.loss = FitLoss(self.perceptual, fitting.alpha, fitting.c_penalty, fitting.perceptual_weights)
         self.header = make_header(generator, stream, width, height, Fraction(fps), frame_count)
         self.metadata = Metadata((
             ("encoder", f"ptcodec {__version__}".encode()),
-            ("encoder-options", json.dumps(describe(stream, fit, self.perceptual), sort_keys=True).encode()),
+            ("encoder-options", json.dumps(describe(stream, fitting, self.perceptual), sort_keys=True).encode()),
         ))
         self.decoder = Decoder(self.header, generator)
         self.report = EncodeReport()
@@ -149,6 +152,8 @@ class Encoder:
         """Input frames not yet output by the closed loop (targets and PSNR)."""
         self._next = 0
         self._scene_start = 0
+        self._last_key = -1
+        """The last keyframe whose units are done (fitted or replayed)."""
         self._last_factors: tuple[np.ndarray, np.ndarray] | None = None
         self._pending: tuple[int, bool, bytes] | None = None
         """The last keyframe's temporal unit (pts, opens a scene, bytes), waiting for its duration."""
@@ -162,10 +167,10 @@ class Encoder:
 
     @classmethod
     def load(cls, generator_id: str = "reference", stream: StreamOptions = StreamOptions(),
-             fit: FitOptions = FitOptions(), *, options: GeneratorOptions | None = None, width: int, height: int,
+             fitting: FitOptions = FitOptions(), *, options: GeneratorOptions | None = None, width: int, height: int,
              fps: Fraction | int, **encoder_arguments) -> "Encoder":
         """An encoder with the generator `generator_id` loaded (with `options`)."""
-        return cls(load_generator(generator_id, options), stream, fit, width=width, height=height, fps=fps,
+        return cls(load_generator(generator_id, options), stream, fitting, width=width, height=height, fps=fps,
                    **encoder_arguments)
 
     @property
@@ -187,7 +192,7 @@ class Encoder:
 
     def _decided(self) -> int:
         """The last keyframe decided, fitted or held in the partial stream being resumed."""
-        return max(-1 if self._keyframes.last is None else self._keyframes.last, self._replay.up_to)
+        return max(self._last_key, self._replay.up_to)
 
     def _planned_work(self, after: int) -> int:
         """Work of the planned keyframes after frame `after` (none when the frame count is unknown)."""
@@ -195,13 +200,15 @@ class Encoder:
             return self._plan[2]
         count, opts = self.header.frame_count, self.stream
         starts = [self._scene_start]
-        if opts.max_scene_length:
-            starts += range(self._scene_start + opts.max_scene_length, count, opts.max_scene_length)
+        refresh = next_refresh(self._scene_start, opts.max_scene_length)
+        while refresh is not None and refresh < count:  # assuming no cut beyond the ones seen
+            starts.append(refresh)
+            refresh = next_refresh(refresh, opts.max_scene_length)
         work, previous = 0, after
         for key in plan_keyframes(starts, count, opts.interval) if count else []:
             if key > after:
                 opens_scene = key in starts
-                cost, budget = fit_work(opts, self.fit, 1 if opens_scene else key - previous, opens_scene)
+                cost, budget = fit_work(opts, self.fitting, 1 if opens_scene else key - previous, opens_scene)
                 work += cost * budget
                 previous = key
         self._plan = (self._scene_start, after, work)
@@ -211,7 +218,7 @@ class Encoder:
         work, previous = 0, 0
         for i, (frame, opens_scene) in enumerate(self._replay.keyframes()):
             opens_scene = opens_scene or i == 0
-            cost, budget = fit_work(self.stream, self.fit, 1 if opens_scene else frame - previous, opens_scene)
+            cost, budget = fit_work(self.stream, self.fitting, 1 if opens_scene else frame - previous, opens_scene)
             work += cost * budget
             previous = frame
         return work
@@ -288,7 +295,7 @@ class Encoder:
             self.on_units(b, data)
         self._collect(self.decoder.push(keyframe))
         assert self.decoder.key is not None, "the decoder holds the keyframe it was just given"
-        self._last_factors = self.decoder.key.factors
+        self._last_key, self._last_factors = b, self.decoder.key.factors
         if result is not None and self.on_progress is not None:
             self.on_progress(*self.work)
         packets = [self._packet(b)] if self._pending is not None else []
@@ -304,7 +311,7 @@ class Encoder:
 
     def _fit(self, b: int, scene: SceneInit | None) -> FitResult:
         segment, steps = self._segment(b, scene)
-        cost, _ = fit_work(self.stream, self.fit, len(segment.targets), scene is not None)
+        cost, _ = fit_work(self.stream, self.fitting, len(segment.targets), scene is not None)
         self._fitting = (b, cost, steps, 0)
         result = self._optimize(segment, self._start(b), steps, first=scene is not None)
         self._fitting = None
@@ -316,7 +323,7 @@ class Encoder:
         gen, h = self.generator, self.header
         device = getattr(gen, "device", "cpu")
         dtype = getattr(gen, "dtype", torch.float32)
-        first_steps, later_steps = self.fit.steps()
+        first_steps, later_steps = self.fitting.steps()
         if scene is not None:
             frames, weights, left, z_prev, steps = [b], np.ones(1, np.float32), None, scene.latent(), first_steps
         else:
@@ -339,12 +346,13 @@ class Encoder:
 
     def _optimize(self, segment: Segment, init: tuple[torch.Tensor, torch.Tensor], steps: int,
                   first: bool) -> FitResult:
-        opts = self.fit
+        opts = self.fitting
         if opts.recipe == "released":
-            result = fit_released(segment, self.loss, init, steps, check_every=300 if first else 20, lr=opts.lr or 0.1,
+            check_every = RELEASED_CHECK_EVERY["first_steps" if first else "later_steps"]
+            result = fit_released(segment, self.loss, init, steps, check_every=check_every, lr=opts.learning_rate,
                                   progress=self._on_step)
         else:
-            budget = Budget(steps, lr=opts.lr or 0.1, patience=opts.patience, target_psnr=opts.target_psnr)
+            budget = Budget(steps, lr=opts.learning_rate, patience=opts.patience, target_psnr=opts.target_psnr)
             result = fit(segment, self.loss, init, budget, smoothing=opts.smoothing, progress=self._on_step)
         result.u, result.v = result.u.float().cpu(), result.v.float().cpu()
         return result
@@ -353,7 +361,7 @@ class Encoder:
         """Warm start from the previous keyframe's dequantized factors (what the
         stream holds, so a resumed encode starts from the same point), else the
         released code's start: u, v uniform in [0, 1)."""
-        gen, opts = self.generator, self.fit
+        gen, opts = self.generator, self.fitting
         rank = self.stream.rank
         last = self._last_factors
         if last is not None and opts.warm_start and opts.recipe == "ptcodec" and last[0].shape[1] == rank:

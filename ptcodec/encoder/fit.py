@@ -95,8 +95,8 @@ class Segment:
 @dataclass
 class Budget:
     max_steps: int
-    lr: float = 0.1
-    patience: int = 40
+    lr: float
+    patience: int
     """Stop when the best loss has not improved by 0.1% for this many steps."""
     target_psnr: float | None = None
     """Stop once every frame of the segment reaches it."""
@@ -181,7 +181,7 @@ def _prompt_change(segment: Segment, u: torch.Tensor, v: torch.Tensor) -> torch.
 
 
 def fit_released(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tensor], iterations: int,
-                 check_every: int, lr: float = 0.1, min_lr: float = 0.001,
+                 check_every: int, lr: float, min_lr: float = 0.001,
                  progress: Progress | None = None) -> FitResult:
     """The released Promptus loop: each iteration takes one Adam step per frame of
     the segment in order, then two more on the worst frame (a scene's first

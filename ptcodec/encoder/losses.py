@@ -18,9 +18,9 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from ptcodec.encoder.options import PERCEPTUAL
 from ptcodec.errors import PtcodecError
 
-PERCEPTUAL = ("msssim", "lpips", "vgg", "none")
 MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 Distance = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """A perceptual distance per image of a batch."""

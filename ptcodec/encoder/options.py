@@ -19,11 +19,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ptcodec.encoder.scenes import DEFAULT_THRESHOLD
 from ptcodec.errors import PtcodecError
 from ptcodec.process.noise import RELEASED_GAMMA, RELEASED_SEED
 from ptcodec.ptv.syntax import InterpRule, LatentDtype, PrevLatentRule, QuantScheme
 
 RECIPES = ("ptcodec", "released")
+PERCEPTUAL = ("msssim", "lpips", "vgg", "none")
+"""The fitting loss's perceptual terms (ptcodec/encoder/losses.py)."""
+DEFAULT_LR = 0.1
+"""Adam's learning rate in both recipes (the released code's)."""
+RELEASED_CHECK_EVERY = {"first_steps": 300, "later_steps": 20}
+"""The released loop halves the learning rate when the loss has not improved over this many iterations."""
 
 PRESETS: dict[str, dict[str, int]] = {
     # Optimizer steps for a scene's first keyframe and for each later keyframe
@@ -48,7 +55,7 @@ class StreamOptions:
     prefixes and quantized per component."""
     interval: int = 10
     """K: frames from one keyframe to the next within a scene."""
-    scene_threshold: float | None = 0.5
+    scene_threshold: float | None = DEFAULT_THRESHOLD
     """None turns scene-cut detection off."""
     max_scene_length: int | None = None
     """Start a new scene (a random access point) after this many frames."""
@@ -93,6 +100,7 @@ class FitOptions:
     first_steps: int | None = None
     later_steps: int | None = None
     lr: float | None = None
+    """None: DEFAULT_LR (`learning_rate`)."""
     target_psnr: float | None = None
     patience: int = 40
     perceptual: str | None = None
@@ -107,6 +115,10 @@ class FitOptions:
     seed: int = 0
     """Seeds the starting factors of a cold start."""
 
+    @property
+    def learning_rate(self) -> float:
+        return self.lr or DEFAULT_LR
+
     def steps(self) -> tuple[int, int]:
         """(first, later) fitting budgets: explicit values, else the recipe's or preset's."""
         base = RELEASED_ITERATIONS if self.recipe == "released" else PRESETS[self.quality]
@@ -117,6 +129,8 @@ class FitOptions:
             raise PtcodecError(f"unknown --quality {self.quality!r}; choose one of {', '.join(PRESETS)}")
         if self.recipe not in RECIPES:
             raise PtcodecError(f"unknown recipe {self.recipe!r}; choose one of {', '.join(RECIPES)}")
+        if self.perceptual is not None and self.perceptual not in PERCEPTUAL:
+            raise PtcodecError(f"unknown perceptual loss {self.perceptual!r}; choose one of {', '.join(PERCEPTUAL)}")
         if not 0 <= self.alpha <= 1:
             raise PtcodecError(f"alpha must be within [0, 1], got {self.alpha}")
         if not 0 <= self.smoothing <= 1:

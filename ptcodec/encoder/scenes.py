@@ -30,6 +30,12 @@ def latent_distances(latents: np.ndarray) -> np.ndarray:
     return d
 
 
+def next_refresh(start: int, max_length: int | None) -> int | None:
+    """The frame where a scene that starts at `start` is refreshed: a new scene-init unit (a random
+    access point) `max_length` frames on, unless a cut comes first; None when scenes have no limit."""
+    return None if max_length is None else start + max_length
+
+
 class SceneCutDetector:
     """Decides, frame by frame, where scenes start (the encoder works as frames arrive).
 
@@ -54,7 +60,7 @@ class SceneCutDetector:
         length = t - self.start
         cut = self.threshold is not None and length >= self.min_length and (
             latent_distances(np.stack([previous, latent]))[1] > self.threshold)
-        if cut or (self.max_length is not None and length >= self.max_length):
+        if cut or t == next_refresh(self.start, self.max_length):
             self.start = t
             return True
         return False
@@ -102,11 +108,14 @@ class KeyframePlanner:
 
 
 def plan_keyframes(scene_starts: list[int], frame_count: int, interval: int) -> list[int]:
-    """The keyframes of a whole clip with these scene starts (the first is 0), by `KeyframePlanner`.
-    It is asked only about the frames where its rule can act (each scene's start and every
-    `interval` frames from it), so the plan costs one step per keyframe, not per frame."""
-    planner = KeyframePlanner(interval)
+    """The keyframes of frames scene_starts[0] .. frame_count-1 with these scene starts, by
+    `KeyframePlanner` (a first start after 0 plans the rest of a clip: the frame before it is
+    taken as decided). The planner is asked only about the frames where its rule can act (each
+    scene's start and every `interval` frames from it): one step per keyframe, not per frame."""
     starts = sorted(set(scene_starts))
+    planner = KeyframePlanner(interval)
+    if starts and starts[0] > 0:
+        planner.last = starts[0] - 1
     keyframes = []
     for start, end in zip(starts, [*starts[1:], frame_count], strict=True):
         for t in range(start, end, interval):

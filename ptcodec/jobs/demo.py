@@ -8,6 +8,7 @@ size, bitrate and quality. Real video at real quality needs SD-Turbo weights.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import numpy as np
 
 from ptcodec.encoder import FitOptions, StreamOptions
 from ptcodec.encoder.reachable import reachable_clip
+from ptcodec.encoder.resume import Critical
 from ptcodec.generators import load_generator
 from ptcodec.jobs.decode import DecodeResult, decode_file
 from ptcodec.jobs.progress import Progress
@@ -67,7 +69,10 @@ class DemoResult:
 
 
 def run_demo(directory: str | os.PathLike[str] = "ptcodec-demo", *, frames: int = 30, interval: int = 6,
-             quality: str = "default", progress: Progress | None = None) -> DemoResult:
+             quality: str = "default", progress: Progress | None = None,
+             critical: Critical = contextlib.nullcontext) -> DemoResult:
+    """Make the clip, transcode it, decode it back, and measure; `critical` as in transcode_file
+    (the demo always starts over, so it keeps no partial stream)."""
     directory = Path(directory)
     check_output(directory, directory=True)
     make_directory(directory)
@@ -77,7 +82,8 @@ def run_demo(directory: str | os.PathLike[str] = "ptcodec-demo", *, frames: int 
     write_video(directory / "input.mkv", clip, FPS, codec="ffv1")
     stream = StreamOptions(interval=interval)
     result = transcode_file(directory / "input.mkv", directory / "demo.ptv", stream, FitOptions(quality=quality),
-                            generator="reference", size=(clip.shape[2], clip.shape[1]), progress=progress)
+                            generator="reference", size=(clip.shape[2], clip.shape[1]), progress=progress,
+                            critical=critical)
     scores: list[float] = []
     decoded = decode_file(directory / "demo.ptv", directory / "decoded.mp4", progress=progress,
                           on_frame=lambda f: scores.append(psnr(f.image, clip[f.index])))

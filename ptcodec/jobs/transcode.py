@@ -57,7 +57,7 @@ class TranscodeResult:
 
 def transcode_file(
     source: str | os.PathLike[str], output: str | os.PathLike[str], stream: StreamOptions = StreamOptions(),
-    fit: FitOptions = FitOptions(), *, generator: str = "reference", generator_options: GeneratorOptions | None = None,
+    fitting: FitOptions = FitOptions(), *, generator: str = "reference", generator_options: GeneratorOptions | None = None,
     size: tuple[int, int] | None = None, crop: str = "crop", fps: Fraction | None = None, start: int = 0,
     max_frames: int | None = None, resume: bool = False, progress: Progress | None = None,
     on_frame: Callable[[DecodedFrame], None] | None = None,
@@ -71,7 +71,7 @@ def transcode_file(
     stream left for --resume; `critical()` wraps every write (no interruption may split one)."""
     output = os.fspath(output)
     stream.check()  # before anything is read, loaded or written
-    fit.check()
+    fitting.check()
     if os.fspath(source) == "-":
         raise InputError("-: transcode reads a file or a FIFO, not standard input (it needs the video's "
                          "frame rate and size first); use a FIFO made with mkfifo, or a file")
@@ -87,8 +87,8 @@ def transcode_file(
         clip = load_clip(source, size=box, fit=crop, multiple=gen.downscale, fps=fps, start=start,
                          max_frames=max_frames)
         count, height, width = clip.frames.shape[:3]
-        report = (lambda done, left: progress("encoding", done, done + left)) if progress else None
-        encoder = Encoder(gen, stream, fit, width=width, height=height, fps=clip.fps, frame_count=count,
+        report = (lambda done, left: progress("encoding", done, done + left)) if progress is not None else None
+        encoder = Encoder(gen, stream, fitting, width=width, height=height, fps=clip.fps, frame_count=count,
                           resume=partial.done, on_frame=on_frame, on_keyframe=on_keyframe, on_units=partial.append,
                           on_progress=report)
         partial.start(encoder)
