@@ -23,7 +23,14 @@ from ptcodec.ptv.syntax import (
     PrevLatentRule,
     QuantScheme,
 )
-from ptcodec.ptv.units import QUANT_PARAM_NAMES, Keyframe, Metadata, SceneInit, SequenceHeader, Unit
+from ptcodec.ptv.units import (
+    QUANT_PARAM_NAMES,
+    Keyframe,
+    Metadata,
+    SceneInit,
+    SequenceHeader,
+    Unit,
+)
 
 GENERATOR_ID = re.compile(r"[a-z0-9._-]{1,32}\Z")
 METADATA_KEY = re.compile(r"[\x21-\x7e]{1,255}\Z")

@@ -143,11 +143,9 @@ class PayloadLimit(c.Construct):
 
     def _parse(self, stream, context, path):
         self._check(context)
-        return None
 
     def _build(self, obj, stream, context, path):
         self._check(context)
-        return None
 
     def _sizeof(self, context, path):
         return 0

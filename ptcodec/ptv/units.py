@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Union
+from typing import Any
 
 import construct as c
 import numpy as np
@@ -84,7 +84,7 @@ class SceneInit:
         return halves.view(np.float32).reshape(shape).copy()
 
     @classmethod
-    def from_latent(cls, frame_index: int, latent: np.ndarray, dtype: int = LatentDtype.F32) -> "SceneInit":
+    def from_latent(cls, frame_index: int, latent: np.ndarray, dtype: int = LatentDtype.F32) -> SceneInit:
         """Store a (1, C, H, W) or (C, H, W) float latent; f16 rounds to nearest, bf16 to nearest-even."""
         arr = np.asarray(latent, dtype=np.float32)
         if arr.ndim == 4:
@@ -147,7 +147,7 @@ class ReservedUnit:
     payload: bytes = field(repr=False)
 
 
-Unit = Union[SequenceHeader, SceneInit, Keyframe, Metadata, Padding, ReservedUnit]
+Unit = SequenceHeader | SceneInit | Keyframe | Metadata | Padding | ReservedUnit
 
 UNIT_TYPES: dict[type, int] = {
     SequenceHeader: UnitType.SEQUENCE_HEADER,
@@ -236,9 +236,10 @@ def decode_payload(unit_type: int, payload: bytes, header: SequenceHeader | None
     if kind == UnitType.SCENE_INIT:
         return SceneInit(**_fields_from_syntax(syntax.SCENE_INIT, raw))
     if kind == UnitType.KEYFRAME:
+        assert header is not None  # refused above
         _check_keyframe_size(raw, len(payload), header)
         fields = _fields_from_syntax(syntax.KEYFRAME, raw)
-        quant = quant_params_from_syntax(raw.quant_scheme, fields.pop("quant_params"))
+        quant: dict[str, Any] = quant_params_from_syntax(raw.quant_scheme, fields.pop("quant_params"))
         return Keyframe(**fields, **quant)
     if kind == UnitType.METADATA:
         return Metadata(tuple((e.key, e.value) for e in raw.entries))
