@@ -6,14 +6,14 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from ptcodec.cli import build_parser, main
+from ptcodec.conformance.vectors import default_vectors_dir
 
-ROOT = Path(__file__).resolve().parents[1]
-VALID = ROOT / "bitstream" / "valid"
+VECTORS = default_vectors_dir()
+VALID = VECTORS / "valid"
 
 PROBE = """
 import sys
@@ -31,9 +31,9 @@ print("torch" in sys.modules, status)
     ["info", str(VALID / "basic" / "stream.ptv")],
     ["info", "--json", str(VALID / "basic" / "stream.ptv")],
     ["validate", str(VALID / "basic" / "stream.ptv")],
-    ["validate", str(ROOT / "bitstream" / "mkv" / "basic" / "stream.mkv")],
+    ["validate", str(VECTORS / "mkv" / "basic" / "stream.mkv")],
     ["mux", str(VALID / "basic" / "stream.ptv"), "{tmp}/out.mkv"],
-    ["demux", str(ROOT / "bitstream" / "mkv" / "basic" / "stream.mkv"), "{tmp}/out.ptv"],
+    ["demux", str(VECTORS / "mkv" / "basic" / "stream.mkv"), "{tmp}/out.ptv"],
     ["truncate", str(VALID / "ladder" / "stream.ptv"), "--rank", "4", "{tmp}/cut.ptv"],
 ], ids=lambda a: a[0])
 def test_commands_that_only_read_streams_do_not_import_torch(args, tmp_path):

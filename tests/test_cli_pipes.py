@@ -20,13 +20,15 @@ import numpy as np
 import pytest
 
 import ptcodec
+from ptcodec.conformance.vectors import default_vectors_dir
 from ptcodec.errors import InputError
 from ptcodec.ptv import PtvReader
 
 REPO = Path(__file__).resolve().parents[1]
-BASIC = REPO / "bitstream" / "valid" / "basic" / "stream.ptv"
-SCENES = REPO / "bitstream" / "valid" / "scenes" / "stream.ptv"
-BASIC_MKV = REPO / "bitstream" / "mkv" / "basic" / "stream.mkv"
+VECTORS = default_vectors_dir()
+BASIC = VECTORS / "valid" / "basic" / "stream.ptv"
+SCENES = VECTORS / "valid" / "scenes" / "stream.ptv"
+BASIC_MKV = VECTORS / "mkv" / "basic" / "stream.mkv"
 
 
 def ptcodec_cli(*args, stdin: bytes | None = None, shell: str | None = None) -> subprocess.CompletedProcess:

@@ -14,14 +14,14 @@ import construct
 import numpy as np
 import pytest
 
+from ptcodec import conformance
 from ptcodec.conformance.candidates import CommandCandidate, PtcodecCandidate
 from ptcodec.conformance.runner import FAIL, PASS, SKIP, run_suite
-from ptcodec.conformance.vectors import VectorError, load_vectors
+from ptcodec.conformance.vectors import PACKAGED_SET, VectorError, default_vectors_dir, load_vectors
 from ptcodec.generators.onestep import sigma_at
 from ptcodec.process import conditioning
 
-ROOT = Path(__file__).resolve().parents[1]
-VECTORS = ROOT / "bitstream"
+VECTORS = default_vectors_dir()
 PTCODEC = f"{shlex.quote(sys.executable)} -m ptcodec"
 
 
@@ -247,3 +247,45 @@ def test_the_compare_tool_scores_a_frames_file_on_its_own(capsys):
     # another clip's frames (same size and count) are tens of dB off
     assert main([str(VECTORS / "valid" / "hold"), str(basic / "frames.rgb")]) == 1
     assert "valid/hold: fail: lowest" in capsys.readouterr().out
+
+
+# -- where the vectors are ----------------------------------------------------------------------------------
+
+PACKAGE = Path(conformance.__file__).resolve().parents[1]
+"""The ptcodec package directory (the tests may know the checkout; the package must not)."""
+
+
+def test_the_vectors_are_package_data_declared_for_installs():
+    import tomllib
+
+    assert VECTORS == Path(conformance.__file__).resolve().parent / PACKAGED_SET
+    pyproject = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["ptcodec.conformance"]
+    assert f"{PACKAGED_SET}/**/*" in globs, "an installed ptcodec would have no vectors"
+
+
+def test_no_module_builds_a_path_up_out_of_the_package():
+    """Vectors and data are found by argument or as package data, never beside a checkout."""
+    walking = [f"{path.relative_to(PACKAGE)}:{n}" for path in sorted(PACKAGE.rglob("*.py"))
+               for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+               if "__file__" in line and ("parents[" in line or ".parent.parent" in line)]
+    assert not walking, walking
+
+
+def test_the_command_finds_the_vectors_anywhere_and_checks_coverage_only_where_the_spec_is(tmp_path):
+    here = subprocess.run([sys.executable, "-m", "ptcodec", "conformance", "--tier", "1", "--json", "-", "-q"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert here.returncode == 0, here.stderr
+    assert "CONFORMS" in here.stdout
+    assert "coverage: not checked (no spec/ptv.md here" in here.stdout
+    checkout = subprocess.run([sys.executable, "-m", "ptcodec", "conformance", "--tier", "1", "--json", "-", "-q"],
+                              capture_output=True, text=True, cwd=PACKAGE.parent)
+    assert checkout.returncode == 0, checkout.stderr
+    assert "coverage: every requirement and syntax element has a vector" in checkout.stdout
+
+
+def test_a_spec_that_is_not_there_is_refused_before_the_vectors_run(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "ptcodec", "conformance", "--spec", str(tmp_path / "ptv.md"),
+                           "--json", "-"], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert f"--spec {tmp_path / 'ptv.md'}: no such file" in done.stderr and "vectors;" not in done.stdout

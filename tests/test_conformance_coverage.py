@@ -12,20 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from ptcodec.conformance.coverage import (
-    DEFAULT_MAP,
-    DEFAULT_SPEC,
-    check_coverage,
-    coverage,
-    load_map,
-    requirements,
-    split_sentences,
-    syntax_elements,
-)
-from ptcodec.conformance.vectors import Vector
+from ptcodec.conformance.coverage import DEFAULT_MAP, DEFAULT_SPEC, check_coverage, coverage
+from ptcodec.conformance.coverage_map import load_map
+from ptcodec.conformance.spec_requirements import requirements, split_sentences, syntax_elements
+from ptcodec.conformance.vectors import Vector, default_vectors_dir
 
-SPEC_TEXT = DEFAULT_SPEC.read_text(encoding="utf-8")
-MAP = json.loads(DEFAULT_MAP.read_text(encoding="utf-8"))
+ROOT = Path(__file__).resolve().parents[1]
+SPEC_TEXT = (ROOT / DEFAULT_SPEC).read_text(encoding="utf-8")
+MAP = json.loads((ROOT / DEFAULT_MAP).read_text(encoding="utf-8"))
 
 MINI_SPEC = """# A spec
 
@@ -307,7 +301,22 @@ def test_report_formats():
 
 def test_the_committed_vectors_cover_everything_and_the_report_is_current():
     """The real suite: no requirement without a vector, and conformance/coverage.md is what the tool makes now."""
-    root = Path(__file__).resolve().parents[1]
-    report = check_coverage(root / "bitstream")
+    report = check_coverage(default_vectors_dir(), ROOT / DEFAULT_SPEC, ROOT / DEFAULT_MAP)
     assert not report.uncovered and not report.stale, (report.uncovered, report.stale)
-    assert (root / "conformance" / "coverage.md").read_text() == report.markdown()
+    assert (ROOT / "conformance" / "coverage.md").read_text() == report.markdown()
+
+
+def test_a_missing_spec_or_a_malformed_map_is_one_input_error_naming_the_file(tmp_path):
+    from ptcodec.errors import InputError
+
+    vectors = default_vectors_dir()
+    with pytest.raises(InputError, match=r"ptv\.md: cannot read the spec"):
+        check_coverage(vectors, tmp_path / "ptv.md", ROOT / DEFAULT_MAP)
+    for name, text, why in (("broken.json", "[{", "not a requirement map"),
+                            ("strings.json", '["1.2#abcd"]', "an entry is an object with an id"),
+                            ("condition.json", '[{"id": "x", "covered_by": ["colour:red"]}]',
+                             "unknown coverage condition")):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(InputError, match=why) as info:
+            check_coverage(vectors, ROOT / DEFAULT_SPEC, tmp_path / name)
+        assert str(info.value).startswith(str(tmp_path / name)) and "\n" not in str(info.value)

@@ -21,10 +21,9 @@ import pytest
 
 from ptcodec.conformance.candidates import CommandCandidate
 from ptcodec.conformance.runner import FAIL, PASS, SKIP, run_suite, write_results
-from ptcodec.conformance.vectors import load_vectors
+from ptcodec.conformance.vectors import default_vectors_dir, load_vectors
 
-ROOT = Path(__file__).resolve().parents[1]
-VECTORS = ROOT / "bitstream"
+VECTORS = default_vectors_dir()
 PYTHON = shlex.quote(sys.executable)
 BASIC = VECTORS / "valid" / "basic"
 FRAME_BYTES = 64 * 64 * 3

@@ -3,7 +3,7 @@
 The encoder's output is floating-point gradient descent and is not normative:
 another CPU (AVX-512 against AVX2) gives other, equally valid streams. So
 
-- assembling the vectors again from the committed encodings (`--from bitstream/`)
+- assembling the vectors again from the committed encodings (`--from ptcodec/conformance/bitstream/`)
   must give every stream, parse dump, tier-2 array and faulty vector bit for bit
   (that stage is NumPy and exact), and reference frames within the tier-3
   tolerance of the committed ones (the decoder is torch);
@@ -12,7 +12,8 @@ another CPU (AVX-512 against AVX2) gives other, equally valid streams. So
   with ptcodec's decoder.
 
 The committed vectors stay the reference. The imported sky vector is made only
-where the released prompts are beside the repository.
+where the released prompts are beside the repository
+(shared/data/promptus_official/sky, passed with --sky).
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from pathlib import Path
 import pytest
 
 from ptcodec.conformance.compare import read_dump, read_rgb, score_frames
-from ptcodec.conformance.generate import SHARED_SKY
-from ptcodec.conformance.vectors import load_vectors
+from ptcodec.conformance.vectors import default_vectors_dir, load_vectors
 from ptcodec.container.matroska import read_prompt_track
 
-COMMITTED = Path(__file__).resolve().parents[1] / "bitstream"
+COMMITTED = default_vectors_dir()
+SHARED_SKY = Path(__file__).resolve().parents[2] / "shared" / "data" / "promptus_official" / "sky"
+"""The authors' released sky prompts, where a checkout keeps its shared data (beside it)."""
+SKY_OPTION = ("--sky", str(SHARED_SKY)) if SHARED_SKY.is_dir() else ()
 SKY = {"valid/sky_import", "mkv/sky_import"}
 STRUCTURE = ("kind", "name", "stream", "source", "expect", "description", "features", "derived", "imported")
 """test.json entries that depend only on how a vector is built, not on the encoder's bits."""
@@ -44,12 +47,12 @@ def generate(out: Path, *extra: str) -> Path:
 
 @pytest.fixture(scope="module")
 def reassembled(tmp_path_factory) -> Path:
-    return generate(tmp_path_factory.mktemp("reassembled"), "--from", str(COMMITTED))
+    return generate(tmp_path_factory.mktemp("reassembled"), "--from", str(COMMITTED), *SKY_OPTION)
 
 
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory) -> Path:
-    return generate(tmp_path_factory.mktemp("fresh"))
+    return generate(tmp_path_factory.mktemp("fresh"), *SKY_OPTION)
 
 
 def committed_ids() -> list[str]:

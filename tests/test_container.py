@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 from fractions import Fraction
-from pathlib import Path
 
 import av
 import numpy as np
@@ -13,6 +12,7 @@ import torch
 
 import ptcodec
 from ptcodec.cli import main
+from ptcodec.conformance.vectors import default_vectors_dir
 from ptcodec.container.matroska import CODEC_TAG, PRIVATE_TAG, demux, mux, read_prompt_track, write_matroska
 from ptcodec.decoder import DamageWarning
 from ptcodec.encoder import FitOptions, StreamOptions
@@ -62,7 +62,7 @@ def test_ptv_to_mkv_to_ptv_is_byte_identical(tmp_path, crc):
 
 def test_mux_of_a_stream_without_frames_is_refused_in_one_line(tmp_path, capsys):
     """FFmpeg cannot read back a Matroska file without Blocks, so mux says so and writes nothing."""
-    empty = Path(__file__).resolve().parents[1] / "bitstream" / "valid" / "empty" / "stream.ptv"
+    empty = default_vectors_dir() / "valid" / "empty" / "stream.ptv"
     assert list(PtvReader(empty).packets()) == []
     assert main(["mux", str(empty), str(tmp_path / "e.mkv")]) == 1
     err = capsys.readouterr().err

@@ -18,14 +18,16 @@ import pytest
 
 import ptcodec
 from ptcodec.cli import main
+from ptcodec.conformance.vectors import default_vectors_dir
 from ptcodec.container.matroska import PRIVATE_TAG, read_prompt_track, write_matroska
 from ptcodec.errors import InputError, PtcodecError
 from ptcodec.ptv import PtvReader
 from tests.mutations import mutate
 
 REPO = Path(__file__).resolve().parents[1]
-BASIC_MKV = REPO / "bitstream" / "mkv" / "basic" / "stream.mkv"
-SCENES = REPO / "bitstream" / "valid" / "scenes" / "stream.ptv"
+VECTORS = default_vectors_dir()
+BASIC_MKV = VECTORS / "mkv" / "basic" / "stream.mkv"
+SCENES = VECTORS / "valid" / "scenes" / "stream.ptv"
 
 
 def run_cli(*argv) -> tuple[int, str]:
@@ -69,7 +71,7 @@ def test_the_tag_is_used_when_codec_private_is_missing(tmp_path):
     """The control for the next test: the renamed CodecPrivate really is gone, and the tag stands in."""
     good = base64.b64encode(read_prompt_track(BASIC_MKV).codec_private).decode()
     path = without_codec_private(tmp_path, good)
-    assert read_prompt_track(path).ptv_bytes() == (REPO / "bitstream/valid/basic/stream.ptv").read_bytes()
+    assert read_prompt_track(path).ptv_bytes() == (VECTORS / "valid" / "basic" / "stream.ptv").read_bytes()
 
 
 def test_a_tag_that_is_not_base64_is_one_line(tmp_path):
@@ -157,7 +159,7 @@ def test_access_points_of_a_damaged_track_are_its_scene_starts(tmp_path):
 # --- bounded fuzz ------------------------------------------------------------------
 
 FUZZ_CASES = 1000
-FUZZ_SOURCES = sorted((REPO / "bitstream" / "mkv").glob("*/stream.mkv"))
+FUZZ_SOURCES = sorted((VECTORS / "mkv").glob("*/stream.mkv"))
 
 
 def through_open(path: Path) -> None:
@@ -208,7 +210,7 @@ def test_decoding_mutated_matroska_gives_only_ptcodec_errors(tmp_path):
     torch.set_num_threads(1)
     gen = ReferenceGenerator()
     rng = random.Random(5)
-    sources = [(REPO / "bitstream" / "mkv" / name / "stream.mkv").read_bytes() for name in ("scenes", "hold", "basic")]
+    sources = [(VECTORS / "mkv" / name / "stream.mkv").read_bytes() for name in ("scenes", "hold", "basic")]
     path = tmp_path / "m.mkv"
     decoded = 0
     with warnings.catch_warnings():

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ptcodec
+from ptcodec.conformance.vectors import default_vectors_dir
 from ptcodec.errors import (
     CrcMismatchError,
     InvalidValueError,
@@ -171,7 +172,7 @@ def test_latent_shape_must_match_the_header(tiny_stream):
 
 # --- bounded fuzz of the committed vectors (issue 11, "Tests") ---------------------------
 
-VALID_VECTORS = sorted((Path(__file__).resolve().parents[1] / "bitstream" / "valid").glob("*/stream.ptv"))
+VALID_VECTORS = sorted((default_vectors_dir() / "valid").glob("*/stream.ptv"))
 FUZZ_CASES = 3000
 RECONSTRUCTED_FRAMES = 10_000
 """Reconstruct a mutated stream only when it describes at most this many frames:

@@ -71,5 +71,5 @@ def test_codec_private_plus_packets_is_the_file(stream):
     assert reader.codec_private() + b"".join(p.data for p in packets) == data
     keyframes = [u for u, _ in stream[1] if type(u).__name__ == "Keyframe"]
     assert [p.pts for p in packets] == [k.frame_index for k in keyframes]
-    for a, b in zip(packets, packets[1:]):
+    for a, b in zip(packets, packets[1:], strict=False):
         assert a.duration == b.pts - a.pts

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ptcodec.conformance.vectors import default_vectors_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 BLOCK = re.compile(r"(?:<!--(?P<note>[^>]*)-->\n)?```(?P<lang>\w+)\n(?P<body>.*?)```", re.S)
@@ -107,7 +109,7 @@ def write_inputs(directory: Path) -> None:
         out.mux(audio.encode(frame))
         out.mux(video.encode(None))
         out.mux(audio.encode(None))
-    shutil.copy(ROOT / "bitstream" / "valid" / "sky_import" / "stream.ptv", directory / "sky.ptv")
+    shutil.copy(default_vectors_dir() / "valid" / "sky_import" / "stream.ptv", directory / "sky.ptv")
 
 
 def run_sh(command: str, cwd: Path) -> str:

@@ -215,7 +215,7 @@ def test_spec_table_matches_the_construct_definition(name):
     )
     # The condition column, loosely: conditional fields say when they are present,
     # and a switch names the element that selects its case.
-    for row, (_, _, con) in zip(body, expected):
+    for row, (_, _, con) in zip(body, expected, strict=True):
         inner = con.subcon if isinstance(con, c.Renamed) else con
         if isinstance(inner, c.IfThenElse):
             assert "present" in row[2], f"{name}.{row[0]}: say when the element is present"

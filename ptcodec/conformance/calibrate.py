@@ -100,16 +100,16 @@ def format_report(report: dict) -> str:
     width = max(len(n) for n in report["vectors"]) + 2
     lines = [f"{'vector':<{width}}" + "".join(f"{s:>14}" for s in settings)]
     for name, row in report["vectors"].items():
-        lines.append(f"{name:<{width}}" + "".join(f"{str(row[s]):>14}" for s in settings))
-    lines.append(f"{'worst':<{width}}" + "".join(f"{str(report['worst_db'][s]):>14}" for s in settings))
-    lines.append(f"{'margin':<{width}}" + "".join(f"{str(report['margin_db'][s]):>14}" for s in settings))
+        lines.append(f"{name:<{width}}" + "".join(f"{row[s]!s:>14}" for s in settings))
+    lines.append(f"{'worst':<{width}}" + "".join(f"{report['worst_db'][s]!s:>14}" for s in settings))
+    lines.append(f"{'margin':<{width}}" + "".join(f"{report['margin_db'][s]!s:>14}" for s in settings))
     lines.append(f"margin: the least (score - the vector's tolerance); metric: {report['metric']}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ptcodec.conformance.calibrate", description=__doc__.split("\n")[0])
-    parser.add_argument("--vectors", help="vector directory (default bitstream/)")
+    parser.add_argument("--vectors", help="vector directory (default: the vectors installed with ptcodec)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtypes", default="fp64,fp32,fp16,bf16")
     parser.add_argument("--out", default=None, help="JSON report (default conformance/calibration-<device>.json)")

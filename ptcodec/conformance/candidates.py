@@ -22,7 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ptcodec.conformance.compare import OutputError, dump_digests, parse_dump_limit, read_json_output
+from ptcodec.conformance.compare import (
+    OutputError,
+    dump_digests,
+    parse_dump_limit,
+    read_json_output,
+)
 from ptcodec.conformance.vectors import ERROR_CLASSES, Vector
 from ptcodec.errors import GeneratorError, PtvError, one_line
 

@@ -128,7 +128,7 @@ def _same(a: object, b: object) -> bool:
     return a == b and type(a) is type(b)
 
 
-def _negative(number: int | float) -> bool:
+def _negative(number: float) -> bool:
     return math.copysign(1.0, number) < 0 if isinstance(number, float) else number < 0
 
 
@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m ptcodec.conformance.compare",
                                      description="Score a decoder's frames (.rgb or .y4m) against a vector (tier 3).")
-    parser.add_argument("vector", help="a vector directory, e.g. bitstream/valid/basic")
+    parser.add_argument("vector", help="a vector directory, e.g. ptcodec/conformance/bitstream/valid/basic")
     parser.add_argument("frames", help="the decoder's frames: raw RGB24 (.rgb) or a C444 .y4m")
     args = parser.parse_args(argv)
     vector = load_vector(args.vector).reference

@@ -186,8 +186,8 @@ def _explain(ref: Vector, outcome: Outcome, name: str) -> str:
 
 
 def reference_array(ref: Vector, name: str) -> np.ndarray:
-    from ptcodec.ptv import read_all
     from ptcodec.process.reconstruction import reconstruct
+    from ptcodec.ptv import read_all
 
     tensors = ref.directory / ref.test["tier2"]["tensors"]
     if (tensors / f"{name}.f32").exists():

@@ -509,7 +509,8 @@ def _to_rgb(frame: av.VideoFrame, geometry: Geometry) -> np.ndarray:
     crop = np.ascontiguousarray(full[y : y + crop_h, x : x + crop_w])
     if (crop_w, crop_h) == (out_w, out_h):
         return crop
-    resized = av.VideoFrame.from_ndarray(crop.astype(np.uint8, copy=False), format="rgb24").reformat(out_w, out_h, interpolation=interpolation)
+    picture = av.VideoFrame.from_ndarray(crop.astype(np.uint8, copy=False), format="rgb24")
+    resized = picture.reformat(out_w, out_h, interpolation=interpolation)
     return resized.to_ndarray()
 
 

@@ -10,7 +10,12 @@ import io
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from ptcodec.errors import InvalidValueError, LimitExceededError, PtvError, TruncatedError
+from ptcodec.errors import (
+    InvalidValueError,
+    LimitExceededError,
+    PtvError,
+    TruncatedError,
+)
 from ptcodec.ptv import syntax
 from ptcodec.ptv.rules import check_unit_alone
 from ptcodec.ptv.units import (
@@ -50,7 +55,7 @@ def build_unit(unit: Unit, header: SequenceHeader | None, layer_id: int | None =
     building the sequence header itself)."""
     is_header = isinstance(unit, SequenceHeader)
     payload = encode_payload(unit, header)
-    params = parse_params(unit if is_header else header)
+    params = parse_params(unit if isinstance(unit, SequenceHeader) else header)
     if is_header:
         params["max_unit_size"] = syntax.MAX_SEQUENCE_HEADER_SIZE
     body = {
@@ -210,7 +215,7 @@ def read_packet_units(data: bytes, header: SequenceHeader) -> list[Unit]:
     """The units of one temporal unit (a packet), each checked on its own as at
     a random access point (spec 11.3); it must hold a keyframe unit."""
     stream = ByteSource(io.BytesIO(data))
-    units = []
+    units: list[Unit] = []
     while (record := read_unit(stream, header, len(units) + 1)) is not None:
         check_unit_alone(record.unit, header)
         units.append(record.unit)

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from ptcodec.errors import InputError, InvalidValueError, PtvError, TruncatedError
 from ptcodec.ptv import rules
@@ -29,6 +29,9 @@ from ptcodec.ptv.framing import (
 from ptcodec.ptv.packet import Packet
 from ptcodec.ptv.syntax import MAGIC
 from ptcodec.ptv.units import Keyframe, SceneInit, SequenceHeader, unit_name
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 Source = "str | os.PathLike[str] | bytes | BinaryIO"
 
@@ -252,7 +255,7 @@ class PtvReader:
         if self._owns:
             self._stream.close()
 
-    def __enter__(self) -> "PtvReader":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -23,7 +23,14 @@ from ptcodec.ptv.syntax import (
     PrevLatentRule,
     QuantScheme,
 )
-from ptcodec.ptv.units import Keyframe, Metadata, SceneInit, SequenceHeader, Unit
+from ptcodec.ptv.units import (
+    QUANT_PARAM_NAMES,
+    Keyframe,
+    Metadata,
+    SceneInit,
+    SequenceHeader,
+    Unit,
+)
 
 GENERATOR_ID = re.compile(r"[a-z0-9._-]{1,32}\Z")
 METADATA_KEY = re.compile(r"[\x21-\x7e]{1,255}\Z")
@@ -96,7 +103,7 @@ def check_keyframe(k: Keyframe, h: SequenceHeader) -> None:
             f"quant_scheme {k.quant_scheme} is not among the sequence header's quant_schemes", field="quant_scheme"
         )
     count = 1 if k.quant_scheme == QuantScheme.PER_TENSOR else k.rank
-    for name in ("u_scale", "u_zero_point", "v_scale", "v_zero_point"):
+    for name in QUANT_PARAM_NAMES:
         values = getattr(k, name)
         if len(values) != count:
             raise InvalidValueError(f"{name} holds {len(values)} values, expected {count}", field=name)

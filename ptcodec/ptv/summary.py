@@ -67,7 +67,7 @@ class StreamSummary:
         return 8 * self.total_bytes / self.duration if self.duration else 0.0
 
 
-def summarize(header: SequenceHeader, records: "list[UnitRecord] | object") -> StreamSummary:
+def summarize(header: SequenceHeader, records: list[UnitRecord] | object) -> StreamSummary:
     summary = StreamSummary(header)
     frame = 0
     for record in records:  # type: ignore[attr-defined]

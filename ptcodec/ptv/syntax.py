@@ -13,6 +13,7 @@ Semantic rules (forbidden values, unit order, level limits) live in
 from __future__ import annotations
 
 import enum
+import functools
 
 import construct as c
 import google_crc32c
@@ -142,11 +143,9 @@ class PayloadLimit(c.Construct):
 
     def _parse(self, stream, context, path):
         self._check(context)
-        return None
 
     def _build(self, obj, stream, context, path):
         self._check(context)
-        return None
 
     def _sizeof(self, context, path):
         return 0
@@ -301,17 +300,17 @@ QUANT_PARAMS_PER_COMPONENT = c.Struct(
     "v_zero_points" / c.Bytes(c.this._.rank),
 )
 
+QUANT_PARAMS_LAYOUTS: dict[int, c.Construct] = {
+    int(QuantScheme.PER_TENSOR): QUANT_PARAMS_PER_TENSOR,
+    int(QuantScheme.PER_COMPONENT): QUANT_PARAMS_PER_COMPONENT,
+}
+"""The quant_params structure of each quant_scheme."""
+
 KEYFRAME = c.Struct(
     "frame_index" / c.Int32ul,
     "rank" / Valid(c.Int8ul, _check_rank),
     "quant_scheme" / Valid(c.Int8ul, _defined(QuantScheme, "quant_scheme")),
-    "quant_params" / c.Switch(
-        c.this.quant_scheme,
-        {
-            int(QuantScheme.PER_TENSOR): QUANT_PARAMS_PER_TENSOR,
-            int(QuantScheme.PER_COMPONENT): QUANT_PARAMS_PER_COMPONENT,
-        },
-    ),
+    "quant_params" / c.Switch(c.this.quant_scheme, QUANT_PARAMS_LAYOUTS),
     "u" / c.Bytes(c.this._params.tokens * c.this.rank),
     "v" / c.Bytes(c.this.rank * c.this._params.embed_dim),
     c.Terminated,
@@ -346,6 +345,46 @@ PAYLOADS: dict[UnitType, c.Construct] = {
     UnitType.PADDING: PADDING,
 }
 
+
+@functools.cache
+def stored_fields(struct: c.Construct) -> tuple[tuple[str, ...], ...]:
+    """The paths of the elements a structure stores, in syntax order: `("width",)`,
+    `("flags", "crc_present")`.
+
+    Constants (reserved bits, checked rather than stored) and unnamed checks are
+    left out, and an anonymous nested structure (the flags byte) is walked. The
+    units' dataclasses map to and from construct values through these paths, so
+    the field list of a unit is written only in its definition above.
+    """
+    out: list[tuple[str, ...]] = []
+    for sub in _innermost(struct).subcons:
+        if sub.name is None:
+            continue
+        inner = _innermost(sub)
+        if isinstance(inner, c.Const):
+            continue
+        if isinstance(inner, c.Struct):
+            out += [(sub.name, *path) for path in stored_fields(inner)]
+        else:
+            out.append((sub.name,))
+    return tuple(out)
+
+
+def _innermost(con: c.Construct) -> c.Construct:
+    """The construct under its name, bit-level wrapper and value check (a Const is kept: it is not stored)."""
+    while isinstance(con, (c.Renamed, c.Transformed, c.Restreamed, Valid)):
+        con = con.subcon
+    return con
+
+
+@functools.cache
+def quant_params_size(quant_scheme: int, rank: int) -> int:
+    """Bytes of a keyframe's quant_params for its scheme and rank."""
+    return QUANT_PARAMS_LAYOUTS[quant_scheme].sizeof(rank=rank)
+
+
+KEYFRAME_FIXED_SIZE = sum(KEYFRAME._subcons[name].sizeof() for name in ("frame_index", "rank", "quant_scheme"))
+"""Bytes before a keyframe's quant_params."""
 
 
 KEYFRAME_COMPILED = KEYFRAME.compile()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Union
+from typing import Any
 
 import construct as c
 import numpy as np
@@ -84,7 +84,7 @@ class SceneInit:
         return halves.view(np.float32).reshape(shape).copy()
 
     @classmethod
-    def from_latent(cls, frame_index: int, latent: np.ndarray, dtype: int = LatentDtype.F32) -> "SceneInit":
+    def from_latent(cls, frame_index: int, latent: np.ndarray, dtype: int = LatentDtype.F32) -> SceneInit:
         """Store a (1, C, H, W) or (C, H, W) float latent; f16 rounds to nearest, bf16 to nearest-even."""
         arr = np.asarray(latent, dtype=np.float32)
         if arr.ndim == 4:
@@ -147,7 +147,7 @@ class ReservedUnit:
     payload: bytes = field(repr=False)
 
 
-Unit = Union[SequenceHeader, SceneInit, Keyframe, Metadata, Padding, ReservedUnit]
+Unit = SequenceHeader | SceneInit | Keyframe | Metadata | Padding | ReservedUnit
 
 UNIT_TYPES: dict[type, int] = {
     SequenceHeader: UnitType.SEQUENCE_HEADER,
@@ -189,8 +189,8 @@ def parse_params(header: SequenceHeader | None) -> dict:
 
 def _check_keyframe_size(raw, payload_size: int, header: SequenceHeader) -> None:
     rank = raw.rank
-    params = 16 if raw.quant_scheme == QuantScheme.PER_TENSOR else 10 * rank
-    expected = 6 + params + header.tokens * rank + rank * header.embed_dim
+    expected = (syntax.KEYFRAME_FIXED_SIZE + syntax.quant_params_size(raw.quant_scheme, rank)
+                + header.tokens * rank + rank * header.embed_dim)
     if payload_size != expected:
         raise InvalidValueError(
             f"payload_size {payload_size} disagrees with the keyframe's fields ({expected} bytes)", field="payload_size"
@@ -232,46 +232,15 @@ def decode_payload(unit_type: int, payload: bytes, header: SequenceHeader | None
     definition = syntax.KEYFRAME_COMPILED if kind == UnitType.KEYFRAME else syntax.PAYLOADS[kind]
     raw = run_construct(definition.parse, payload, short=InvalidValueError, **parse_params(header))
     if kind == UnitType.SEQUENCE_HEADER:
-        return SequenceHeader(
-            version_major=raw.version_major,
-            version_minor=raw.version_minor,
-            level=raw.level,
-            crc_present=raw.flags.crc_present,
-            generator_id=raw.generator_id,
-            generator_fingerprint=raw.generator_fingerprint,
-            width=raw.width,
-            height=raw.height,
-            time_base_num=raw.time_base_num,
-            time_base_den=raw.time_base_den,
-            frame_count=raw.frame_count,
-            tokens=raw.tokens,
-            embed_dim=raw.embed_dim,
-            latent_channels=raw.latent_channels,
-            latent_downscale=raw.latent_downscale,
-            noise_rule=raw.noise_rule,
-            noise_seed=raw.noise_seed,
-            gamma_num=raw.gamma_num,
-            gamma_den=raw.gamma_den,
-            prev_latent_rule=raw.prev_latent_rule,
-            interp_rule=raw.interp_rule,
-            quant_schemes=raw.quant_schemes,
-            extension_data=raw.extension_data,
-        )
+        return SequenceHeader(**_fields_from_syntax(syntax.SEQUENCE_HEADER, raw))
     if kind == UnitType.SCENE_INIT:
-        return SceneInit(raw.frame_index, raw.dtype, raw.channels, raw.height, raw.width, raw.data)
+        return SceneInit(**_fields_from_syntax(syntax.SCENE_INIT, raw))
     if kind == UnitType.KEYFRAME:
+        assert header is not None  # refused above
         _check_keyframe_size(raw, len(payload), header)
-        q = raw.quant_params
-        if raw.quant_scheme == QuantScheme.PER_TENSOR:
-            scales = ((q.u_scale,), (q.u_zero_point,), (q.v_scale,), (q.v_zero_point,))
-        else:
-            scales = (
-                _floats(q.u_scales),
-                tuple(float(z) for z in q.u_zero_points),
-                _floats(q.v_scales),
-                tuple(float(z) for z in q.v_zero_points),
-            )
-        return Keyframe(raw.frame_index, raw.rank, raw.quant_scheme, *scales, raw.u, raw.v)
+        fields = _fields_from_syntax(syntax.KEYFRAME, raw)
+        quant: dict[str, Any] = quant_params_from_syntax(raw.quant_scheme, fields.pop("quant_params"))
+        return Keyframe(**fields, **quant)
     if kind == UnitType.METADATA:
         return Metadata(tuple((e.key, e.value) for e in raw.entries))
     return Padding(len(raw.padding))
@@ -281,60 +250,89 @@ def encode_payload(unit: Unit, header: SequenceHeader | None) -> bytes:
     """Build one unit's payload bytes; the inverse of `decode_payload`."""
     if isinstance(unit, ReservedUnit):
         return unit.payload
-    kind = UnitType(unit_type_of(unit))
-    definition = syntax.PAYLOADS[kind]
+    definition = syntax.PAYLOADS[UnitType(unit_type_of(unit))]
     params = parse_params(unit if isinstance(unit, SequenceHeader) else header)
+    return run_construct(definition.build, syntax_values(unit), **params)
+
+
+def syntax_values(unit: Unit) -> dict:
+    """The construct value of a unit's payload (what its definition in `syntax` builds)."""
     if isinstance(unit, SequenceHeader):
-        values = {
-            "version_major": unit.version_major,
-            "version_minor": unit.version_minor,
-            "level": unit.level,
-            "flags": {"crc_present": unit.crc_present},
-            "generator_id": unit.generator_id,
-            "generator_fingerprint": unit.generator_fingerprint,
-            "width": unit.width,
-            "height": unit.height,
-            "time_base_num": unit.time_base_num,
-            "time_base_den": unit.time_base_den,
-            "frame_count": unit.frame_count,
-            "tokens": unit.tokens,
-            "embed_dim": unit.embed_dim,
-            "latent_channels": unit.latent_channels,
-            "latent_downscale": unit.latent_downscale,
-            "noise_rule": unit.noise_rule,
-            "noise_seed": unit.noise_seed,
-            "gamma_num": unit.gamma_num,
-            "gamma_den": unit.gamma_den,
-            "prev_latent_rule": unit.prev_latent_rule,
-            "interp_rule": unit.interp_rule,
-            "quant_schemes": unit.quant_schemes,
-            "extension_data": unit.extension_data,
-        }
-    elif isinstance(unit, SceneInit):
-        values = vars(unit)
-    elif isinstance(unit, Keyframe):
-        if unit.quant_scheme == QuantScheme.PER_TENSOR:
-            quant = {
-                "u_scale": unit.u_scale[0],
-                "u_zero_point": unit.u_zero_point[0],
-                "v_scale": unit.v_scale[0],
-                "v_zero_point": unit.v_zero_point[0],
-            }
-        else:
-            quant = {
-                "u_scales": np.asarray(unit.u_scale, dtype="<f4").tobytes(),
-                "u_zero_points": bytes(int(z) for z in unit.u_zero_point),
-                "v_scales": np.asarray(unit.v_scale, dtype="<f4").tobytes(),
-                "v_zero_points": bytes(int(z) for z in unit.v_zero_point),
-            }
-        values = {**vars(unit), "quant_params": quant}
-    elif isinstance(unit, Metadata):
-        values = {"entries": [{"key": k, "value_size": len(v), "value": v} for k, v in unit.entries]}
-    else:
-        values = {"padding": bytes(unit.size)}
-    return run_construct(definition.build, values, **params)
+        return _fields_to_syntax(syntax.SEQUENCE_HEADER, unit)
+    if isinstance(unit, SceneInit):
+        return _fields_to_syntax(syntax.SCENE_INIT, unit)
+    if isinstance(unit, Keyframe):
+        return _fields_to_syntax(syntax.KEYFRAME, unit, quant_params=quant_params_to_syntax(unit))
+    if isinstance(unit, Metadata):
+        return {"entries": [{"key": k, "value_size": len(v), "value": v} for k, v in unit.entries]}
+    if isinstance(unit, Padding):
+        return {"padding": bytes(unit.size)}
+    raise TypeError(f"a {type(unit).__name__} has no syntax of its own")
 
 
-def _floats(data: bytes) -> tuple[float, ...]:
+def _fields_from_syntax(definition: c.Construct, raw) -> dict:
+    """{dataclass field: value} for each element the definition stores (a nested one under its own name)."""
+    out = {}
+    for path in syntax.stored_fields(definition):
+        value = raw
+        for key in path:
+            value = value[key]
+        out[path[-1]] = value
+    return out
+
+
+def _fields_to_syntax(definition: c.Construct, unit: Unit, **computed) -> dict:
+    """The construct value from a dataclass: each stored element from the field of its name, or from `computed`."""
+    values: dict = {}
+    for path in syntax.stored_fields(definition):
+        slot = values
+        for key in path[:-1]:
+            slot = slot.setdefault(key, {})
+        name = path[-1]
+        slot[name] = computed[name] if name in computed else getattr(unit, name)
+    return values
+
+
+# -- quantization parameters ------------------------------------------------------------------
+
+QUANT_PARAM_NAMES = tuple(name for name, in syntax.stored_fields(syntax.QUANT_PARAMS_PER_TENSOR))
+"""The Keyframe fields of the quantization parameters: one value each per tensor, `rank` per component."""
+COMPONENT_ARRAYS = tuple(name for name, in syntax.stored_fields(syntax.QUANT_PARAMS_PER_COMPONENT))
+"""The per-component arrays, in the order of QUANT_PARAM_NAMES (u_scales holds u_scale...)."""
+COMPONENT_ELEMENTS = {"u_scales": "f32", "u_zero_points": "u8", "v_scales": "f32", "v_zero_points": "u8"}
+"""The element type of each per-component array (a test pins their sizes to the definition)."""
+
+
+def quant_params_from_syntax(quant_scheme: int, params) -> dict[str, tuple[float, ...]]:
+    """The four Keyframe parameter fields from a parsed quant_params."""
+    if quant_scheme == QuantScheme.PER_TENSOR:
+        return {name: (float(params[name]),) for name in QUANT_PARAM_NAMES}
+    return {name: _ELEMENT_CODECS[COMPONENT_ELEMENTS[array]][1](params[array])
+            for name, array in zip(QUANT_PARAM_NAMES, COMPONENT_ARRAYS, strict=True)}
+
+
+def quant_params_to_syntax(keyframe: Keyframe) -> dict:
+    """A keyframe's quant_params as its scheme's definition builds it; the inverse of the above."""
+    if keyframe.quant_scheme == QuantScheme.PER_TENSOR:
+        return {name: getattr(keyframe, name)[0] for name in QUANT_PARAM_NAMES}
+    return {array: _ELEMENT_CODECS[COMPONENT_ELEMENTS[array]][0](getattr(keyframe, name))
+            for name, array in zip(QUANT_PARAM_NAMES, COMPONENT_ARRAYS, strict=True)}
+
+
+def _f32_bytes(values: tuple[float, ...]) -> bytes:
+    return np.asarray(values, dtype="<f4").tobytes()
+
+
+def _f32_values(data: bytes) -> tuple[float, ...]:
     return tuple(float(x) for x in np.frombuffer(data, dtype="<f4"))
 
+
+def _u8_bytes(values: tuple[float, ...]) -> bytes:
+    return bytes(int(v) for v in values)
+
+
+def _u8_values(data: bytes) -> tuple[float, ...]:
+    return tuple(float(v) for v in data)
+
+
+_ELEMENT_CODECS = {"f32": (_f32_bytes, _f32_values), "u8": (_u8_bytes, _u8_values)}

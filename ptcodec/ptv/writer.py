@@ -13,13 +13,17 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from typing import BinaryIO
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, BinaryIO
 
 from ptcodec.errors import InputError, PtvError
 from ptcodec.outputs import PARTIAL_SUFFIX, write_error
 from ptcodec.ptv import rules, syntax
 from ptcodec.ptv.framing import UnitRecord, build_unit, read_unit
 from ptcodec.ptv.units import SequenceHeader, Unit
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 
 class PtvWriter:
@@ -57,7 +61,7 @@ class PtvWriter:
 
     def _open(self, mode: str) -> BinaryIO:
         try:
-            return open(self.partial_path, mode)  # noqa: SIM115 - closed in finish()/abort()
+            return open(self.partial_path, mode)  # closed in finish()/abort()
         except OSError as error:
             raise write_error(self.partial_path, error, "cannot open for writing") from None
 
@@ -137,7 +141,7 @@ class PtvWriter:
         if not self.keep_partial and os.path.exists(self.partial_path):
             os.remove(self.partial_path)
 
-    def __enter__(self) -> "PtvWriter":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -147,7 +151,7 @@ class PtvWriter:
             self.abort()
 
 
-def serialize(header: SequenceHeader, units: list[Unit] | list[tuple[Unit, int | None]]) -> bytes:
+def serialize(header: SequenceHeader, units: Sequence[Unit | tuple[Unit, int | None]]) -> bytes:
     """A whole stream in memory (tests, vectors, muxers). Checks the same rules as the writer."""
     stream_rules = rules.StreamRules(header)
     rules.check_sequence_header(header)
