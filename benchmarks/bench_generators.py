@@ -27,7 +27,7 @@ from ptcodec.generators import figures
 from ptcodec.generators.base import Generator
 from ptcodec.generators.reference import SEED, ReferenceGenerator
 from ptcodec.generators.sd_turbo import SDTurboGenerator, random_weights
-from ptcodec.process.noise import initial_noise
+from ptcodec.process.noise import RELEASED_SEED, initial_noise
 
 
 def sync(device: torch.device) -> None:
@@ -63,7 +63,7 @@ def make_generator(name: str, args: argparse.Namespace) -> Generator:
 def bench(gen: Generator, label: str, size: int, batch: int, iters: int, args: argparse.Namespace) -> dict:
     device, dtype = gen.device, gen.dtype
     latent = size // gen.downscale
-    noise = torch.from_numpy(initial_noise(88, (batch, gen.latent_channels, latent, latent))).to(device, dtype)
+    noise = torch.from_numpy(initial_noise(RELEASED_SEED, (batch, gen.latent_channels, latent, latent))).to(device, dtype)
     u = torch.rand(gen.tokens, args.rank, device=device, dtype=dtype, requires_grad=True)
     v = torch.rand(args.rank, gen.embed_dim, device=device, dtype=dtype, requires_grad=True)
     target = torch.zeros(batch, 3, size, size, device=device, dtype=dtype)

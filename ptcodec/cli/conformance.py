@@ -62,7 +62,7 @@ def run_conformance(args: argparse.Namespace) -> int:
     candidate: CommandCandidate | PtcodecCandidate
     if args.decoder:
         try:
-            candidate: CommandCandidate | PtcodecCandidate = CommandCandidate(
+            candidate = CommandCandidate(
                 args.decoder, frames_format=args.frames, timeout=args.timeout)
         except ValueError as error:
             raise InputError(str(error)) from None

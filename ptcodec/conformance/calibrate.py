@@ -23,17 +23,21 @@ import platform
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ptcodec.conformance.compare import read_rgb, score_frames
 from ptcodec.conformance.vectors import default_vectors_dir, load_vectors
 
+if TYPE_CHECKING:
+    from ptcodec.generators.base import Generator
+
 MARGIN_DB = 3.0
 CAP_DB = 60.0
 """No tolerance is stricter than the reference generator annex's 60 dB."""
 CALIBRATION_DTYPES = ("fp64", "fp16", "bf16")
-_GENERATORS: dict[tuple[str, str, str], object] = {}
+_GENERATORS: dict[tuple[str, str, str], "Generator"] = {}
 
 
 def decode_in(header, units, device: str, dtype: str) -> np.ndarray:

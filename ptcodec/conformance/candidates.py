@@ -288,7 +288,8 @@ def run_command(command: str, cwd: Path, timeout: float) -> Finished:
             _wait_exit(process, time.monotonic() + KILL_GRACE_S)
         _signal_group(process.pid, signal.SIGKILL)
         for pipe in captures:
-            pipe.close()
+            if pipe is not None:
+                pipe.close()
         process.wait()
     return Finished(process.returncode, timed_out, captures[process.stdout], captures[process.stderr])
 

@@ -29,6 +29,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from ptcodec.metrics import psnr
+
 ARRAY_LIMIT = 64 << 20
 """Bytes of one tier-2 array file at most (a level-4 c is 8 MiB)."""
 ARRAY_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
@@ -94,7 +96,7 @@ def first_parse_difference(reference: dict, candidate: object) -> str | None:
     ref_units, cand_units = reference.get("units", []), candidate.get("units")
     if not isinstance(cand_units, list):
         return "no list of units"
-    for i, (r, c) in enumerate(zip(ref_units, cand_units)):
+    for i, (r, c) in enumerate(zip(ref_units, cand_units, strict=False)):
         if not isinstance(c, dict):
             return f"unit {i} is not a JSON object"
         for key in ("type", "offset", "size", "layer_id"):
@@ -120,11 +122,11 @@ def _same(a: object, b: object) -> bool:
     """Equal values; floats by their exact value and sign (so -0.0 differs from 0.0), compared exactly
     with integers (no conversion, so an integer of 400 digits is simply different)."""
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) or isinstance(b, float):
         if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b)):
             return False
-        return a == b and _negative(a) == _negative(b)
+        return a == b and _negative(a) == _negative(b)  # type: ignore[arg-type]  # checked: int or float
     return a == b and type(a) is type(b)
 
 
@@ -314,22 +316,16 @@ def rgb_as_y4m(frames: np.ndarray) -> np.ndarray:
     return np.stack(out) if out else np.zeros((0, 3, *frames.shape[1:3]), np.uint8)
 
 
-def frame_psnr(reference: np.ndarray, candidate: np.ndarray) -> float:
-    """PSNR (dB, peak 255) of one frame; inf for identical frames."""
-    mse = float(np.mean((reference.astype(np.float64) - candidate.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
-
-
 def score_frames(reference: np.ndarray, candidate: Iterable[np.ndarray],
                  tolerance_db: float) -> tuple[bool, str, float]:
     """(passed, detail, lowest PSNR) of a decoder's frames against the reference. The candidate's
     frames are taken one at a time, and never more than one past the reference's count."""
     scores: list[float] = []
     frames = iter(candidate)
-    for ref, frame in zip(reference, frames):
+    for ref, frame in zip(reference, frames, strict=False):  # the counts are compared below
         if frame.shape != ref.shape:
             return False, f"frame {len(scores)} has shape {frame.shape}, the reference's {ref.shape}", -math.inf
-        scores.append(frame_psnr(ref, frame))
+        scores.append(psnr(ref, frame))
     if len(scores) < len(reference):
         return False, f"{len(scores)} frames, the reference has {len(reference)}", -math.inf
     if next(frames, None) is not None:

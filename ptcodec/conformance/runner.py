@@ -14,7 +14,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,7 +143,7 @@ def _judge_reject(vector: Vector, outcome: Outcome) -> TierVerdict:
 
 
 def _failure(outcome: Outcome) -> str:
-    return outcome.failure + (f" (its last output: {outcome.message})" if outcome.message else "")
+    return (outcome.failure or "") + (f" (its last output: {outcome.message})" if outcome.message else "")
 
 
 def _judge_parse(ref: Vector, outcome: Outcome) -> TierVerdict:
@@ -173,7 +173,7 @@ def _judge_reconstruction(ref: Vector, outcome: Outcome) -> TierVerdict:
 def _explain(ref: Vector, outcome: Outcome, name: str) -> str:
     """The first differing element, from the committed tensor or (for c, not committed) a recomputation.
     The decoder's array is read only when its shape is the reference's."""
-    if outcome.tier2_dir is None or name not in outcome.tier2:
+    if outcome.tier2_dir is None or outcome.tier2 is None or name not in outcome.tier2:
         return f"{name}: missing"
     reference = reference_array(ref, name)
     try:
@@ -205,8 +205,11 @@ def _judge_frames(ref: Vector, outcome: Outcome) -> TierVerdict:
         if outcome.generator_missing:
             return TierVerdict(3, SKIP, outcome.notes[3])
         return TierVerdict(3, FAIL, outcome.notes.get(3, "no frames written"))
-    frames = outcome.frames
-    if frames is None:
+    frames: Iterable[np.ndarray]
+    if outcome.frames is not None:
+        frames = outcome.frames
+    else:
+        assert outcome.frames_file is not None, "checked above"
         frames = compare.read_frames(outcome.frames_file, outcome.frames_format, spec["width"], spec["height"])
     try:
         ok, detail, low = compare.score_vector(ref, frames, outcome.frames_format)

@@ -67,7 +67,7 @@ def build_unit(unit: Unit, header: SequenceHeader | None, layer_id: int | None =
     return run_construct(syntax.UNIT.build, {"body": {"value": body}, "crc": None}, **params)
 
 
-def read_magic(stream: BinaryIO) -> None:
+def read_magic(stream: "BinaryIO | ByteSource") -> None:
     magic = stream.read(len(syntax.MAGIC))
     if magic != syntax.MAGIC:
         if len(magic) < len(syntax.MAGIC) and syntax.MAGIC.startswith(magic):

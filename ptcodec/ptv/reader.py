@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Union
 
 from ptcodec.errors import InputError, InvalidValueError, PtvError, TruncatedError
 from ptcodec.ptv import rules
@@ -33,7 +33,7 @@ from ptcodec.ptv.units import Keyframe, SceneInit, SequenceHeader, unit_name
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self from Python 3.11
 
-Source = "str | os.PathLike[str] | bytes | BinaryIO"
+Source = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class PtvReader:
             self._stream: BinaryIO = io.BytesIO(bytes(source))
             self.path = path
         elif hasattr(source, "read"):
-            self._stream = source  # type: ignore[assignment]
+            self._stream = source  # type: ignore[assignment]  # a binary file object
             self.path = path or getattr(source, "name", None)
         else:
             self.path = path or os.fspath(source)
@@ -169,9 +169,10 @@ class PtvReader:
             if self._ahead:
                 record = self._ahead.popleft()
             else:
-                record = read_unit(self._source, self.header, index, self.path)
-                if record is None:
+                read = read_unit(self._source, self.header, index, self.path)
+                if read is None:
                     return
+                record = read
             yield record
             index += 1
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ptcodec.ptv.framing import UnitRecord
@@ -67,10 +68,10 @@ class StreamSummary:
         return 8 * self.total_bytes / self.duration if self.duration else 0.0
 
 
-def summarize(header: SequenceHeader, records: list[UnitRecord] | object) -> StreamSummary:
+def summarize(header: SequenceHeader, records: Iterable[UnitRecord]) -> StreamSummary:
     summary = StreamSummary(header)
     frame = 0
-    for record in records:  # type: ignore[attr-defined]
+    for record in records:
         frame = getattr(record.unit, "frame_index", frame)
         summary.add(record, frame)
     return summary

@@ -61,7 +61,7 @@ class PtvWriter:
 
     def _open(self, mode: str) -> BinaryIO:
         try:
-            return open(self.partial_path, mode)  # closed in finish()/abort()
+            return open(self.partial_path, mode)  # type: ignore[return-value]  # binary: mode is wb or r+b
         except OSError as error:
             raise write_error(self.partial_path, error, "cannot open for writing") from None
 

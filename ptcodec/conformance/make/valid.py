@@ -102,7 +102,7 @@ def make_valid(w: VectorWriter, enc: dict[str, Encoded], only: Callable[[str], b
                         generation={"from": "valid/ladder", "truncate": rank})
         if only("ladder_mixed"):
             ranks = [16, 1, 4]
-            mixed = [scene] + [truncate_keyframe(k, r) for k, r in zip(keys, ranks)]
+            mixed = [scene] + [truncate_keyframe(k, r) for k, r in zip(keys, ranks, strict=True)]
             w.valid("ladder_mixed", "valid/ladder with its keyframes truncated to ranks 16, 1 and 4: frames between "
                     "keyframes of different ranks interpolate the composed prompts (spec 12.5)",
                     serialize(e6.header, mixed), derived="truncate",
