@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from argparse import SUPPRESS
 
 from ptcodec.cli.generator_args import add_generator_args, generator_options
 from ptcodec.cli.progress import Bars
 from ptcodec.cli.types import (
+    PREV_LATENT_RULES,
     count,
     duration_s,
     nonnegative_float,
@@ -22,7 +24,17 @@ from ptcodec.cli.types import (
     size,
     unit_interval,
 )
-from ptcodec.encoder.options import PRESETS, setting_names, split_settings
+from ptcodec.encoder.options import (
+    DEFAULT_LR,
+    PERCEPTUAL,
+    PRESETS,
+    RECIPES,
+    RELEASED_ITERATIONS,
+    FitOptions,
+    StreamOptions,
+    setting_names,
+    split_settings,
+)
 from ptcodec.errors import GeneratorError, InputError
 
 GENERATOR_MISSING = 3
@@ -43,38 +55,49 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--start-frame", type=count, default=0, metavar="N",
                    help="skip the first N frames (counted after --fps resampling; default 0)")
     g.add_argument("--frames", type=positive, metavar="N", help="encode at most N frames")
+    # The settings' defaults are the option objects' own (argparse leaves an unset flag out).
+    S, F = StreamOptions, FitOptions
     g = p.add_argument_group("rate and quality")
     rank = g.add_mutually_exclusive_group()
-    rank.add_argument("--rank", dest="ranks", type=rank_ladder, metavar="R",
-                      help="rank of the prompts (default 8: 8,808 bytes per keyframe); a ladder such as 4,8,16 "
-                      "makes one rank-scalable stream (nested dropout, per-component scales) that `ptcodec "
-                      "truncate` cuts to any of its ranks")
-    rank.add_argument("--ranks", dest="ranks", type=ranks, metavar="R,R,...", help="the same as --rank with a ladder")
-    g.add_argument("--interval", "-K", type=positive, default=10, help="frames between keyframes (default 10)")
-    g.add_argument("--quality", choices=list(PRESETS), default="default", help="fitting budget preset")
-    g.add_argument("--first-steps", type=positive, help="optimizer steps for a scene's first keyframe")
-    g.add_argument("--later-steps", type=positive, help="optimizer steps for each later keyframe")
-    g.add_argument("--target-psnr", type=positive_float, help="stop fitting a keyframe once all its frames reach this PSNR")
-    g.add_argument("--lr", type=positive_float, help="Adam learning rate (default 0.1)")
-    g.add_argument("--recipe", choices=["ptcodec", "released"], default="ptcodec",
-                   help="released: the authors' loop (per-frame steps, 10,000 / 1,500 iterations)")
-    g.add_argument("--perceptual", choices=["msssim", "lpips", "vgg", "none"],
-                   help="perceptual loss term (default: msssim for reference, lpips for sd-turbo)")
-    g.add_argument("--perceptual-weights", help="local weights file for lpips / vgg")
-    g.add_argument("--alpha", type=unit_interval, default=0.8, help="weight of MSE against the perceptual term (default 0.8)")
-    g.add_argument("--c-penalty", type=nonnegative_float, default=0.0, help="weight of mean(|c|) (the released code: 0.1)")
-    g.add_argument("--smoothing", type=unit_interval, default=0.0, help="the paper's temporal term weight beta (0: off)")
-    g.add_argument("--no-warm-start", dest="warm_start", action="store_false", help="start every keyframe from scratch")
+    rank.add_argument("--rank", dest="ranks", type=rank_ladder, metavar="R", default=SUPPRESS,
+                      help=f"rank of the prompts (default {S.ranks[0]}; a keyframe carries rank x (tokens + embed_dim) "
+                      "code bytes, 8,808 for SD-Turbo at rank 8); a ladder such as 4,8,16 makes one rank-scalable stream "
+                      "(nested dropout, "
+                      "per-component scales) that `ptcodec truncate` cuts to any of its ranks")
+    rank.add_argument("--ranks", dest="ranks", type=ranks, metavar="R,R,...", default=SUPPRESS,
+                      help="the same as --rank with a ladder")
+    g.add_argument("--interval", "-K", type=positive, default=SUPPRESS,
+                   help=f"frames between keyframes (default {S.interval})")
+    g.add_argument("--quality", choices=list(PRESETS), default=SUPPRESS, help=f"fitting budget preset (default {F.quality})")
+    g.add_argument("--first-steps", type=positive, default=SUPPRESS, help="optimizer steps for a scene's first keyframe")
+    g.add_argument("--later-steps", type=positive, default=SUPPRESS, help="optimizer steps for each later keyframe")
+    g.add_argument("--target-psnr", type=positive_float, default=SUPPRESS,
+                   help="stop fitting a keyframe once all its frames reach this PSNR")
+    g.add_argument("--lr", type=positive_float, default=SUPPRESS, help=f"Adam learning rate (default {DEFAULT_LR})")
+    g.add_argument("--recipe", choices=RECIPES, default=SUPPRESS,
+                   help=f"released: the authors' loop (per-frame steps, {RELEASED_ITERATIONS['first_steps']:,} / "
+                   f"{RELEASED_ITERATIONS['later_steps']:,} iterations); default {F.recipe}")
+    g.add_argument("--perceptual", choices=PERCEPTUAL, default=SUPPRESS,
+                   help="perceptual loss term (default: the generator's, msssim for reference, lpips for sd-turbo)")
+    g.add_argument("--perceptual-weights", default=SUPPRESS, help="local weights file for lpips / vgg")
+    g.add_argument("--alpha", type=unit_interval, default=SUPPRESS,
+                   help=f"weight of MSE against the perceptual term (default {F.alpha})")
+    g.add_argument("--c-penalty", type=nonnegative_float, default=SUPPRESS,
+                   help=f"weight of mean(|c|) (default {F.c_penalty}; the released code: 0.1)")
+    g.add_argument("--smoothing", type=unit_interval, default=SUPPRESS,
+                   help=f"the paper's temporal term weight beta (default {F.smoothing}: off)")
+    g.add_argument("--no-warm-start", dest="warm_start", action="store_false", default=SUPPRESS,
+                   help="start every keyframe from scratch")
     g = p.add_argument_group("stream")
-    g.add_argument("--prev-latent", dest="prev_latent_rule", type=prev_latent_rule, default="segment-start",
-                   metavar="{segment-start,previous-frame}",
-                   help="which generated latent feeds the next frames' noise (released code: segment-start)")
-    g.add_argument("--scene-threshold", type=scene_threshold, default=0.5,
-                   help="latent distance that starts a new scene (default 0.5); 0 turns detection off")
-    g.add_argument("--max-scene", dest="max_scene_length", type=positive, metavar="FRAMES",
+    g.add_argument("--prev-latent", dest="prev_latent_rule", type=prev_latent_rule, default=SUPPRESS,
+                   metavar="{" + ",".join(PREV_LATENT_RULES) + "}",
+                   help="which generated latent feeds the next frames' noise (default and released code: segment-start)")
+    g.add_argument("--scene-threshold", type=scene_threshold, default=SUPPRESS,
+                   help=f"latent distance that starts a new scene (default {S.scene_threshold}); 0 turns detection off")
+    g.add_argument("--max-scene", dest="max_scene_length", type=positive, metavar="FRAMES", default=SUPPRESS,
                    help="start a new scene (a random access point: decoding and seeking can start there) "
                    "at least every FRAMES frames; default: only at scene cuts")
-    g.add_argument("--no-crc", dest="crc", action="store_false", help="leave out the per-unit CRC-32C")
+    g.add_argument("--no-crc", dest="crc", action="store_false", default=SUPPRESS, help="leave out the per-unit CRC-32C")
     p.add_argument("--resume", action="store_true", help="continue an interrupted encode of the same command")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_generator_args(p, choose=True)
