@@ -29,6 +29,16 @@ SKY_SOURCE = "shared/data/promptus_official/sky"
 """Where the released sky prompts come from, as valid/sky_import's test.json records it."""
 
 
+PLAIN = {
+    "interval1": "every frame a keyframe (interval 1), rank 2, CRCs off, frame_count 0 (unknown)",
+    "scenes": "two scenes (a cut at frame 4, found by the encoder), each with its scene-init latent; "
+              "no frame interpolates across the cut",
+    "prev_frame": "previous-frame latent rule (the paper's), gamma 80/100, noise seed 7, 25 fps",
+    "hold": "hold interpolation (each frame uses the last keyframe's prompt), rank 3, time base 1001/30000",
+}
+"""Valid vectors that are one encoding each, unchanged, and what they show."""
+
+
 def make_valid(w: VectorWriter, enc: dict[str, Encoded], only: Callable[[str], bool]) -> None:
     """Write the valid vectors from their encodings (not sky_import: see make_sky)."""
     from ptcodec.process.quant import truncate_keyframe
@@ -66,24 +76,10 @@ def make_valid(w: VectorWriter, enc: dict[str, Encoded], only: Callable[[str], b
                 "keyframe of frame 6 has v_scale 2^-133, a subnormal, so V and the products of composition are "
                 "subnormal (no flush to zero, spec 2.4)", serialize(e.header, [s, k0, k1, k2]), derived="rewrite",
                 generation={"from": "valid/basic"})
-    if only("interval1"):
-        e2 = enc["interval1"]
-        w.valid("interval1", "every frame a keyframe (interval 1), rank 2, CRCs off, frame_count 0 (unknown)",
-                serialize(e2.header, e2.units), generation=e2.generation)
-    if only("scenes"):
-        e3 = enc["scenes"]
-        w.valid("scenes", "two scenes (a cut at frame 4, found by the encoder), each with its scene-init latent; "
-                "no frame interpolates across the cut", serialize(e3.header, e3.units),
-                generation=e3.generation)
-    if only("prev_frame"):
-        e4 = enc["prev_frame"]
-        w.valid("prev_frame", "previous-frame latent rule (the paper's), gamma 80/100, noise seed 7, 25 fps",
-                serialize(e4.header, e4.units), generation=e4.generation)
-    if only("hold"):
-        e5 = enc["hold"]
-        w.valid("hold", "hold interpolation (each frame uses the last keyframe's prompt), rank 3, "
-                "time base 1001/30000", serialize(e5.header, e5.units),
-                generation=e5.generation)
+    for name, description in PLAIN.items():  # vectors that are an encoding as it came out of the encoder
+        if only(name):
+            encoded = enc[name]
+            w.valid(name, description, serialize(encoded.header, encoded.units), generation=encoded.generation)
     if any(only(n) for n in ("ladder", "ladder_r8", "ladder_r1", "ladder_mixed")):
         e6 = enc["ladder"]
         scene, keys = e6.one_scene()
