@@ -45,3 +45,19 @@ def signed_psnr_per_frame(frames, targets):
     """PSNR (dB) of each picture of a batch (B, ...) of torch tensors in [-1, 1]; MSE floored at 1e-12."""
     mse = ((frames.float() - targets.float()) ** 2).flatten(1).mean(1).clamp_min(1e-12)
     return 10 * (PEAK_SIGNED**2 / mse).log10()
+
+
+BT709_LUMA = (0.2126, 0.7152, 0.0722)
+"""Rec. ITU-R BT.709 luma weights of R', G', B'."""
+
+
+def luma(frames: np.ndarray) -> np.ndarray:
+    """Y' of 8-bit RGB frames (..., 3) in float64 on the 0..255 scale (full range, BT.709 weights)."""
+    return np.asarray(frames, dtype=np.float64) @ np.asarray(BT709_LUMA)
+
+
+def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of the luma (`luma`) of two uint8 RGB pictures (peak 255); inf when equal."""
+    if np.shape(a) != np.shape(b):
+        raise ValueError(f"luma_psnr of arrays with different shapes {np.shape(a)} and {np.shape(b)}")
+    return psnr_from_mse(float(np.mean((luma(a) - luma(b)) ** 2)))

@@ -39,6 +39,11 @@ class Generator(abc.ABC):
         """Scene-init latents (B, C, H/ds, W/ds) of frames (B, 3, H, W) in [-1, 1]."""
 
     @abc.abstractmethod
+    def decode_latent(self, latents: torch.Tensor) -> torch.Tensor:
+        """Frames (B, 3, H, W) in [-1, 1] of clean latents (B, C, h, w): the generator's own decoder
+        (what `generate` ends with; the VAE baseline of `ptcodec evaluate` codes latents through it)."""
+
+    @abc.abstractmethod
     def generate(self, noise: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(frames (B, 3, H, W) in [-1, 1], clean latents (B, C, h, w)) from noise
         latents (B, C, h, w) and conditioning (B, m, n); differentiable."""

@@ -165,6 +165,9 @@ class ReferenceGenerator(Generator):
     def encode_latent(self, frames: torch.Tensor) -> torch.Tensor:
         return encode(self.weights, frames.to(self.device, self.dtype))
 
+    def decode_latent(self, latents: torch.Tensor) -> torch.Tensor:
+        return decode(self.weights, latents.to(self.device, self.dtype))
+
     def generate(self, noise: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         latent = denoise(self.weights, noise.to(self.device, self.dtype), cond.to(self.device, self.dtype))
-        return decode(self.weights, latent), latent
+        return self.decode_latent(latent), latent

