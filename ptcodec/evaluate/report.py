@@ -500,6 +500,26 @@ def _save(figure: Any, file: str) -> None:
     _pyplot().close(figure)
 
 
+def _colours(points: Sequence[Point]) -> dict[tuple[str, str], str]:
+    """One colour per curve, the same in every panel."""
+    palette = [f"C{i}" for i in range(10)]
+    return {curve: palette[i % len(palette)] for i, curve in enumerate(sorted(curves_of(points)))}
+
+
+def _rate_ticks(axis: Any, rates: Sequence[float]) -> None:
+    """Plain-number ticks on a log rate axis (the paper's rates among them), instead of 10^x labels."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, StrMethodFormatter
+
+    low, high = min(rates), max(rates)
+    round_numbers = [m * 10.0**e for e in range(-1, 6) for m in (1, 2, 5)]
+    apart = [t for t in round_numbers if all(abs(math.log(t / r)) > math.log(1.3) for r in PAPER_RATES)]
+    candidates = sorted({*PAPER_RATES, *apart})  # no two labels overlap
+    ticks = [t for t in candidates if low / 1.15 <= t <= high * 1.15] or [low, high]
+    axis.xaxis.set_major_locator(FixedLocator(ticks))
+    axis.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+    axis.xaxis.set_minor_formatter(NullFormatter())
+
+
 def draw_all(points: Sequence[Point], rate: str, folder: str) -> dict[tuple[str, str, str], tuple[str, str]]:
     """Every plot of every (content, clip): {(content, clip, kind): (file, caption)}."""
     figures = {}
@@ -523,13 +543,16 @@ def draw_rd(points: Sequence[Point], rate: str, file: str) -> str:
     columns = min(3, len(metrics))
     rows = math.ceil(len(metrics) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3.6 * rows), squeeze=False)
+    colours = _colours(points)
     for axis, metric in zip(axes.flat, metrics, strict=False):
         for curve, members in sorted(curves_of(points).items()):
             rates, values = [p.rate(rate) for p in members], [p.mean(metric) for p in members]
             front = pareto_front(rates, values, metric)
-            line = axis.plot([rates[i] for i in front], [values[i] for i in front], marker="o", label=curve_name(curve))
-            axis.scatter(rates, values, s=12, alpha=0.5, color=line[0].get_color())
+            axis.plot([rates[i] for i in front], [values[i] for i in front], marker="o", color=colours[curve],
+                      label=curve_name(curve))
+            axis.scatter(rates, values, s=12, alpha=0.5, color=colours[curve])
         axis.set_xscale("log")
+        _rate_ticks(axis, [p.rate(rate) for p in points])
         axis.set_xlabel(f"kbit/s ({rate})")
         axis.set_ylabel(metric + (" (lower is better)" if metric in LOWER_IS_BETTER else ""))
         axis.grid(True, which="both", alpha=0.3)
@@ -559,6 +582,7 @@ def draw_lpips_cdf(points: Sequence[Point], rate: str, file: str) -> str:
     figure, axes = plt.subplots(len(nets), len(PAPER_RATES), figsize=(4.2 * len(PAPER_RATES), 3.4 * len(nets)),
                                 squeeze=False, sharex=True, sharey=True)
     drawn = False
+    colours = _colours(points)
     for row, net in enumerate(nets):
         for column, target in enumerate(PAPER_RATES):
             axis = axes[row][column]
@@ -567,8 +591,9 @@ def draw_lpips_cdf(points: Sequence[Point], rate: str, file: str) -> str:
                 if point is None:
                     continue
                 values = sorted(point.per_frame(net))
-                shares = [(i + 1) / len(values) for i in range(len(values))]
-                axis.step(values, shares, where="post", label=f"{curve_name(curve)} @ {point.rate(rate):.0f}")
+                shares = [i / len(values) for i in range(len(values) + 1)]  # from 0 below the smallest value
+                axis.step([values[0], *values], shares, where="post", color=colours[curve],
+                          label=f"{curve_name(curve)} @ {point.rate(rate):.0f}")
                 drawn = True
             axis.axvline(SEVERE_LPIPS, color="grey", linestyle="--", linewidth=1)
             axis.set_title(f"{net}, near {target:g} kbit/s", fontsize=9)
@@ -597,6 +622,7 @@ def draw_rate_per_second(points: Sequence[Point], rate: str, file: str) -> str:
         values = [float(v) for v in point.data["per_second_kbps"]]
         axis.step(range(len(values) + 1), [*values, values[-1]], where="post",
                   label=f"{curve_name(point.curve)} @ {point.rate('total'):.0f} total")
+    axis.set_ylim(bottom=0)
     axis.set_xlabel("second of the clip")
     axis.set_ylabel("kbit/s in that second")
     axis.grid(True, alpha=0.3)
