@@ -196,5 +196,8 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
         handle.write("{not json")
     with pytest.raises(InputError, match="bad.json: not a JSON results file"):
         write_report([broken], str(tmp_path / "out"))
+    no_steady = write_run(tmp_path / "no_steady", [point(codec="ptcodec", kbps={"total": 100.0}, quality=100.0)])
+    with pytest.raises(InputError, match="p000.json: a ptcodec point without a 'steady' rate"):
+        write_report([no_steady], str(tmp_path / "out"), rate="steady")
     with pytest.raises(InputError, match="unknown rate"):
         write_report([broken], str(tmp_path / "out"), rate="median")

@@ -96,8 +96,11 @@ class Point:
         return (self.label, self.generator)
 
     def rate(self, kind: str) -> float:
-        """kbit/s of the given kind; a codec that reports total only (pixel codecs) gives its total."""
+        """kbit/s of the given kind; a codec that reports total only (pixel codecs) gives its total,
+        but a ptcodec point must have the kind asked for: its total counts one-time bytes the caption would not."""
         rates = self.data["kbps"]
+        if kind not in rates and self.codec == "ptcodec":
+            raise InputError(f"{self.run}/points/{self.name}.json: a ptcodec point without a {kind!r} rate")
         return float(rates.get(kind, rates["total"]))
 
     def metrics(self) -> dict[str, dict[str, Any]]:
