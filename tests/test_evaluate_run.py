@@ -133,3 +133,21 @@ def test_ptcodec_points_measure_a_reachable_clip_with_its_generator(tmp_path):
         assert kbps["keyframe"] < kbps["steady"] < kbps["total"]
         assert point["generator"]["id"] == "reference" and len(point["generator"]["fingerprint"]) == 64
         assert len(point["metrics"]["psnr"]["per_frame"]) == 4
+
+
+def test_a_run_makes_a_report_that_names_its_generator(clip, tmp_path, monkeypatch):
+    """The runner's points are what the report reads: a fake pixel codec and ptcodec on reachable content."""
+    from ptcodec.cli import main
+    from ptcodec.evaluate.run import load_clip
+
+    monkeypatch.setattr(run_module, "points_of", FakeMaker)
+    FakeMaker.made, FakeMaker.fail_at = [], None
+    reachable = load_clip("reachable:3", size=64, frames=4)
+    run([reachable], [parse_codec("x265")], (140.0, 225.0, 540.0), ("psnr",), tmp_path / "pixel")
+    monkeypatch.undo()
+    run([reachable], [parse_codec("ptcodec:ranks=2/4,K=3,steps=5")], (), ("psnr",), tmp_path / "prompts")
+    assert main(["evaluate", "report", str(tmp_path / "pixel"), str(tmp_path / "prompts"),
+                 "--out", str(tmp_path / "report")]) == 0
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "reference" in report and "plumbing" in report
+    assert main(["evaluate", "report", str(tmp_path / "prompts"), "--out", str(tmp_path / "strict"), "--strict"]) == 1

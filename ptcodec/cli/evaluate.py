@@ -45,9 +45,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     rep.add_argument("runs", nargs="+", type=Path, metavar="DIR", help="results directories of `evaluate run`")
     rep.add_argument("--out", type=Path, required=True, help="where to write report.md, the CSV and JSON files and plots")
     rep.add_argument("--rate", choices=["total", "steady", "keyframe"], default="total",
-                     help="which ptcodec rate the tables use (default total: every byte of the stream)")
-    rep.add_argument("--paper-table", action="store_true",
-                     help="also the paper's table (LPIPS at 140/225/540 kbit/s); refused unless ptcodec used sd-turbo")
+                     help="which ptcodec rate the tables use: total (every byte of the file, the default), steady "
+                     "(one-time bytes left out: header, scene-init latents, the first keyframe) or keyframe "
+                     "(keyframe payload only, the paper's count)")
+    rep.add_argument("--bd", choices=["pchip", "cubic"], default="pchip", help="BD-rate interpolation (default pchip)")
+    rep.add_argument("--strict", action="store_true",
+                     help="fail, rather than leave it out with a note, when the paper's table cannot be filled "
+                     "(it is filled only from sd-turbo results)")
     rep.set_defaults(run=run_report)
 
 
@@ -83,6 +87,8 @@ def run_run(args: argparse.Namespace) -> int:
 def run_report(args: argparse.Namespace) -> int:
     from ptcodec.evaluate.report import write_report
 
-    written = write_report(args.runs, args.out, rate=args.rate, paper_table=args.paper_table)
-    print(f"{args.out}: {', '.join(str(p.name) for p in written)}")
+    files = write_report([str(d) for d in args.runs], str(args.out), rate=args.rate, method=args.bd, strict=args.strict)
+    print(f"{files.report}: {len(files.plots)} plots, {files.bd_csv}, {files.points_csv}")
+    for section, why in files.paper_refused.items():
+        print(f"ptcodec: note: no paper table for {section} content: {why}")
     return 0

@@ -130,8 +130,8 @@ class PtcodecPoints:
         rates = stream_rates(path)
         settings = {"encoder": "ptcodec", "stream": _fields(stream), "fitting": _fields(fitting),
                     "perceptual": encoder.perceptual}
-        return Made(decoded, {"settings": settings, "bytes": len(data), "kbps": rates.kbps(),
-                              "per_second_kbps": rates.per_second_kbps(),
+        return Made(decoded, {"settings": settings, "bytes": len(data), "kbps": rates.as_dict(),
+                              "per_second_kbps": list(rates.per_second_kbps),
                               "generator": {"id": generator.id, "fingerprint": generator.fingerprint().hex()}})
 
 

@@ -12,6 +12,7 @@ import importlib.metadata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,11 +66,27 @@ def _ssim(a: np.ndarray, b: np.ndarray, context: MetricContext, multi_scale: boo
     return out
 
 
+_MODELS: dict[tuple[str, Path | None, str], Any] = {}
+
+
 def _neural(name: str) -> PerFrame:
     def per_frame(a: np.ndarray, b: np.ndarray, context: MetricContext) -> list[float]:
-        from ptcodec.perceptual import distance
+        import torch
 
-        return distance(name, a, b, device=context.device, weights_dir=context.lpips_weights)
+        from ptcodec.perceptual import load_metric
+
+        key = (name, context.lpips_weights, context.device)
+        if key not in _MODELS:  # one model per metric and device for the whole run
+            weights = None if context.lpips_weights is None else str(context.lpips_weights)
+            _MODELS[key] = load_metric(name, weights, context.device).eval()
+        model = _MODELS[key]
+        out = []
+        with torch.no_grad():
+            for x, y in zip(a, b, strict=True):
+                tx, ty = (torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)[None].float().div(127.5).sub(1)
+                          .to(context.device) for f in (x, y))
+                out.append(float(model(tx, ty).flatten()[0]))
+        return out
 
     return per_frame
 
