@@ -56,7 +56,9 @@ class PixelPoints:
         from ptcodec.evaluate.codecs import make_codec
 
         self.spec = spec
-        self.codec = make_codec(spec.name, {k: v[0] for k, v in spec.options.items()})
+        if spec.options:
+            raise InputError(f"--codec {spec.name}: takes no options (its settings are fixed and recorded)")
+        self.codec = make_codec(spec.name)
         self.label = getattr(self.codec, "label", spec.name)
 
     def keys(self, rates: tuple[float, ...]) -> list[dict[str, Any]]:
@@ -143,7 +145,7 @@ class VaePoints:
 
         self.spec = spec
         self.generator_id = spec.single("generator", "reference") or "reference"
-        self.codec = make_codec("x265", {})
+        self.codec = make_codec("x265")
         self.label = f"VAE + x265 ({self.generator_id})"
 
     def keys(self, rates: tuple[float, ...]) -> list[dict[str, Any]]:

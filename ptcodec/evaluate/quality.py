@@ -107,17 +107,22 @@ class Metric:
 
 def _perceptual_implementation(name: str) -> Callable[[], str]:
     def describe() -> str:
-        from ptcodec.perceptual import implementation
+        from ptcodec.perceptual import weights
 
-        return implementation(name)
+        files = {"lpips-alex": [weights.ALEXNET], "lpips-vgg": [weights.VGG16],
+                 "dists": [weights.VGG16, weights.DISTS_ALPHA_BETA]}[name]
+        pinned = ", ".join(f"{f.distribution} {_version(f.distribution)} {f.name} sha256 {f.sha256[:16]}" for f in files)
+        model = "DISTS" if name == "dists" else f"LPIPS v0.1 {name.split('-')[1]}"
+        return f"ptcodec.perceptual {model} in plain torch, inputs RGB in [-1, 1] ({pinned})"
 
     return describe
 
 
 def _vmaf_implementation() -> str:
-    from ptcodec.evaluate.vmaf import implementation
+    from ptcodec.evaluate.codecs.ffmpeg import ffmpeg_version
+    from ptcodec.evaluate.vmaf import MODEL
 
-    return implementation()
+    return f"libvmaf (model {MODEL}) in {ffmpeg_version()}"
 
 
 METRICS: dict[str, Metric] = {
