@@ -60,6 +60,13 @@ def rate_mode(kbps: float | None, param: int | None) -> str:
     return "rate" if kbps is not None else "param"
 
 
+def output_path(workdir: Path, filename: str) -> Path:
+    """workdir/filename, creating workdir: every file an encode writes lies in its workdir."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    return workdir / filename
+
+
 def finish(path: Path, frames: int, fps: Fraction, settings: dict[str, Any]) -> Encoded:
     """The Encoded record of a finished file, or an error if the encoder wrote nothing."""
     if not path.is_file() or path.stat().st_size == 0:
@@ -83,6 +90,34 @@ def decode_file(encoded: Encoded, demuxer: str) -> np.ndarray:
     return np.stack(frames)
 
 
+def next_request(tries: list[tuple[float, float]], target: float) -> float:
+    """The next requested rate from the (requested, achieved) kbit/s of the tries so far.
+
+    An encoder's achieved rate is closer to a power law of the request than proportional to it,
+    so requests are interpolated in log-log space: between the nearest tries below and above the
+    target once there are both, else on the line through the last two tries (a secant), else (one
+    try, or no usable slope: an encoder stuck at its floor or ceiling) request * target / achieved.
+    Each step is clamped to a factor of 4 either way so the request never runs off to 0 or infinity.
+    """
+    requested, achieved = tries[-1]
+    below = [t for t in tries if 0 < t[1] < target]
+    above = [t for t in tries if t[1] > target]
+    if below and above:
+        pair = (max(below, key=lambda t: t[1]), min(above, key=lambda t: t[1]))
+    elif len(tries) >= 2:
+        pair = (tries[-2], tries[-1])
+    else:
+        pair = None
+    step = target / achieved
+    if pair is not None:
+        (r0, a0), (r1, a1) = pair
+        if r0 != r1 and a0 > 0 and a1 > 0:
+            slope = math.log(a1 / a0) / math.log(r1 / r0)
+            if 0.1 <= slope <= 10:
+                return r1 * min(4.0, max(0.25, math.exp(math.log(target / a1) / slope)))
+    return requested * min(4.0, max(0.25, step))
+
+
 def encode_at_rate(
     codec: PixelCodec,
     frames: np.ndarray,
@@ -92,11 +127,11 @@ def encode_at_rate(
     tolerance: float = 0.02,
     tries: int = 4,
 ) -> Encoded:
-    """Encode within `tolerance` of `target_kbps` by re-encoding at target * target / achieved.
+    """Encode within `tolerance` of `target_kbps`, re-encoding at a corrected request (`next_request`).
 
-    One encode misses by up to a fifth, and by a different factor per encoder and clip, so
-    the request is corrected by the last miss, at most `tries` encodes. Returns the closest
-    try (its file kept, the others removed), with every try recorded in settings["rate_control"].
+    One encode misses by up to a fifth, and by a different factor per encoder and clip, so the
+    request is corrected from the misses so far, at most `tries` encodes. Returns the closest try
+    (its file kept in workdir/try<i>, the others removed), every try recorded in settings["rate_control"].
     """
     rate_mode(target_kbps, None)
     workdir = Path(workdir)
@@ -108,12 +143,10 @@ def encode_at_rate(
             shutil.rmtree(trydir)
         trydir.mkdir(parents=True)
         encoded = codec.encode(frames, fps, kbps=requested, workdir=trydir)
-        error = encoded.kbps / target_kbps - 1
         attempts.append((requested, encoded, trydir))
-        if abs(error) <= tolerance:
+        if abs(encoded.kbps / target_kbps - 1) <= tolerance:
             break
-        # Clamped, so that an encoder stuck at its floor or ceiling does not send the request to 0 or infinity.
-        requested *= min(4.0, max(0.25, target_kbps / encoded.kbps))
+        requested = next_request([(r, e.kbps) for r, e, _ in attempts], target_kbps)
     best = min(range(len(attempts)), key=lambda i: abs(attempts[i][1].kbps / target_kbps - 1))
     for index, (_, _, trydir) in enumerate(attempts):
         if index != best:
@@ -123,7 +156,7 @@ def encode_at_rate(
         "target_kbps": target_kbps,
         "tolerance": tolerance,
         "max_tries": tries,
-        "rule": "request *= target / achieved, clamped to [1/4, 4] per try",
+        "rule": "request * target/achieved, then log-log interpolation (bracketing tries, else the last two); factor <= 4",
         "tries": [{"requested_kbps": r, "achieved_kbps": e.kbps, "bytes": e.bytes} for r, e, _ in attempts],
         "chosen_try": best,
         "error": chosen.kbps / target_kbps - 1,

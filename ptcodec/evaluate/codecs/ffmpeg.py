@@ -37,12 +37,12 @@ def ffmpeg_version() -> str:
     """'ffmpeg n9.0.2-... (imageio-ffmpeg 0.8.1)': the first line of `ffmpeg -version`, shortened."""
     import imageio_ffmpeg
 
-    first = _probe(["-version"]).splitlines()[0]
+    first = probe_ffmpeg(["-version"]).splitlines()[0]
     match = re.match(r"ffmpeg version (\S+)", first)
     return f"ffmpeg {match.group(1) if match else first} (imageio-ffmpeg {imageio_ffmpeg.__version__})"
 
 
-def _probe(args: list[str]) -> str:
+def probe_ffmpeg(args: list[str]) -> str:
     """stdout of a quick query (-version, -encoders, -filters)."""
     result = subprocess.run([ffmpeg_exe(), "-hide_banner", *args], capture_output=True, text=True, timeout=60)
     if result.returncode != 0:

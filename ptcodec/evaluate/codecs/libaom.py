@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ptcodec.evaluate.codecs.base import Encoded, decode_file, finish, rate_mode
+from ptcodec.evaluate.codecs.base import Encoded, decode_file, finish, output_path, rate_mode
 from ptcodec.evaluate.codecs.colour import DESCRIPTION, PIX_FMT, check_frames
 from ptcodec.evaluate.codecs.ffmpeg import encode_ffmpeg, ffmpeg_version
 
@@ -28,7 +28,7 @@ class Libaom:
     ) -> Encoded:
         frames = check_frames(frames)
         mode = rate_mode(kbps, param)
-        path = Path(workdir) / "libaom.obu"
+        path = output_path(workdir, "libaom.obu")
         args = ["-c:v", "libaom-av1", "-usage", "good", "-cpu-used", str(self.cpu_used), "-threads", "1",
                 "-row-mt", "0", "-g", str(self.keyint), "-pix_fmt", PIX_FMT]  # fmt: skip
         if mode == "rate":

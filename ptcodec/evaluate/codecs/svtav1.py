@@ -16,7 +16,7 @@ import av
 import numpy as np
 
 from ptcodec.evaluate.codecs._pyav import encode_pyav, pyav_version
-from ptcodec.evaluate.codecs.base import Encoded, decode_file, finish, rate_mode
+from ptcodec.evaluate.codecs.base import Encoded, decode_file, finish, output_path, rate_mode
 from ptcodec.evaluate.codecs.colour import DESCRIPTION, PIX_FMT, check_frames
 
 
@@ -47,7 +47,7 @@ class SvtAv1:
     ) -> Encoded:
         frames = check_frames(frames)
         mode = rate_mode(kbps, param)
-        path = Path(workdir) / "svtav1.obu"
+        path = output_path(workdir, "svtav1.obu")
         # lp=1: one thread of parallelism, so the output does not follow the core count.
         params = "lp=1:rc=1" if mode == "rate" else "lp=1"
         options = {"preset": str(self.preset), "svtav1-params": params}

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ptcodec.evaluate.codecs.base import Encoded, decode_file, finish, rate_mode
+from ptcodec.evaluate.codecs.base import Encoded, decode_file, finish, output_path, rate_mode
 from ptcodec.evaluate.codecs.colour import DESCRIPTION, check_frames
 from ptcodec.evaluate.codecs.ffmpeg import encode_ffmpeg, ffmpeg_version
 
@@ -33,7 +33,7 @@ class VVenC:
     ) -> Encoded:
         frames = check_frames(frames)
         mode = rate_mode(kbps, param)
-        path = Path(workdir) / "vvenc.266"
+        path = output_path(workdir, "vvenc.266")
         args = ["-c:v", "libvvenc", "-preset", self.preset, "-qpa", str(int(self.qpa)), "-threads", "1",
                 "-vvenc-params", f"IntraPeriod={self.keyint}"]  # fmt: skip
         if mode == "rate":

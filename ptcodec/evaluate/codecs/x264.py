@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ptcodec.evaluate.codecs._pyav import banner, encode_pyav, pyav_version
-from ptcodec.evaluate.codecs.base import Encoded, decode_file, finish, rate_mode
+from ptcodec.evaluate.codecs.base import Encoded, decode_file, finish, output_path, rate_mode
 from ptcodec.evaluate.codecs.colour import DESCRIPTION, PIX_FMT, check_frames
 
 
@@ -27,8 +27,8 @@ class X264:
     ) -> Encoded:
         frames = check_frames(frames)
         mode = rate_mode(kbps, param)
-        path = Path(workdir) / "x264.264"
-        stats = Path(workdir).resolve() / "x264.stats"
+        path = output_path(workdir, "x264.264")
+        stats = path.parent.resolve() / "x264.stats"
         common = {"preset": self.preset, "threads": "1"}
         if mode == "rate":
             assert kbps is not None

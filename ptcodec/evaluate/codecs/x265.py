@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ptcodec.evaluate.codecs._pyav import banner, encode_pyav, pyav_version
-from ptcodec.evaluate.codecs.base import Encoded, decode_file, finish, rate_mode
+from ptcodec.evaluate.codecs.base import Encoded, decode_file, finish, output_path, rate_mode
 from ptcodec.evaluate.codecs.colour import DESCRIPTION, PIX_FMT, check_frames
 
 
@@ -29,8 +29,8 @@ class X265:
     ) -> Encoded:
         frames = check_frames(frames)
         mode = rate_mode(kbps, param)
-        path = Path(workdir) / "x265.265"
-        stats = Path(workdir).resolve() / "x265.stats"
+        path = output_path(workdir, "x265.265")
+        stats = path.parent.resolve() / "x265.stats"
         common = {"preset": self.preset}
         if mode == "rate":
             assert kbps is not None
