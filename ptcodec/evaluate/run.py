@@ -16,6 +16,7 @@ import json
 import platform
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -128,18 +129,21 @@ def _make(clip: Clip, spec: CodecSpec, maker, key: dict[str, Any], metrics: tupl
           generator_options: GeneratorOptions, lpips_weights: Path | None) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="ptcodec-evaluate-"))
     try:
+        started = time.perf_counter()
         made = maker.make(key, clip, workdir, generator_options)
+        coded = time.perf_counter()
         if len(made.decoded) != len(clip.frames):
             raise InputError(f"{spec.name} gave {len(made.decoded)} frames for the {len(clip.frames)} of {clip.name}")
         context = MetricContext(device=generator_options.device, workdir=workdir, lpips_weights=lpips_weights)
         values, implementations = measure(metrics, clip.frames, made.decoded, context)
+        seconds = {"codec": coded - started, "metrics": time.perf_counter() - coded}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     height, width = clip.frames.shape[1:3]
     return {"clip": clip.name, "clip_sha256": clip.sha256, "content": clip.content, "codec": spec.name,
             "label": maker.label, "key": key, "target_kbps": key.get("target_kbps"), "frames": len(clip.frames),
             "fps": float(clip.fps), "width": int(width), "height": int(height), **made.record,
-            "metrics": values, "implementations": implementations}
+            "metrics": values, "implementations": implementations, "seconds": seconds}
 
 
 def _read_point(path: Path) -> dict[str, Any] | None:
