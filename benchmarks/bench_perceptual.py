@@ -73,7 +73,8 @@ def main() -> None:
               + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if k.endswith("_s_per_pair")), flush=True)
     gpu = torch.cuda.get_device_name() if args.device.startswith("cuda") else None
     out = {"machine": {"cpus": os.cpu_count(), "threads": torch.get_num_threads(), "python": platform.python_version(),
-                       "torch": torch.__version__, "gpu": gpu},
+                       "torch": torch.__version__, "gpu": gpu,
+                       "load_average_1min": os.getloadavg()[0]},  # a shared machine makes the figures noisy
            "results": rows}
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
