@@ -151,3 +151,15 @@ def test_a_run_makes_a_report_that_names_its_generator(clip, tmp_path, monkeypat
     report = (tmp_path / "report" / "report.md").read_text()
     assert "reference" in report and "plumbing" in report
     assert main(["evaluate", "report", str(tmp_path / "prompts"), "--out", str(tmp_path / "strict"), "--strict"]) == 1
+
+
+def test_check_lists_every_encoder_and_metric_with_a_reason(capsys):
+    from ptcodec.cli import main
+
+    status = main(["evaluate", "check"])
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in lines]
+    for name in ("x264", "x265", "svtav1", "vvenc", "libaom", "vmaf", "lpips-alex", "lpips-vgg", "dists", "bd-rate"):
+        assert name in names
+    assert all(len(line.split()) >= 3 for line in lines)  # available or missing, and what or why
+    assert status == (0 if all(" available " in f" {line} " for line in lines) else 1)
