@@ -163,3 +163,17 @@ def test_check_lists_every_encoder_and_metric_with_a_reason(capsys):
         assert name in names
     assert all(len(line.split()) >= 3 for line in lines)  # available or missing, and what or why
     assert status == (0 if all(" available " in f" {line} " for line in lines) else 1)
+
+
+def test_pixel_points_run_side_by_side_in_worker_processes_and_resume_alike(tmp_path):
+    from ptcodec.evaluate.run import load_clip
+
+    clip = load_clip("reachable:2", size=64, frames=4)
+    specs = [parse_codec("x264"), parse_codec("x265")]
+    first = run([clip], specs, (200.0, 400.0), ("psnr",), tmp_path / "out", jobs=2)
+    assert (first.made, first.kept) == (4, 0)
+    assert [(p["codec"], p["target_kbps"]) for p in first.points] == [
+        ("x264", 200.0), ("x264", 400.0), ("x265", 200.0), ("x265", 400.0)]  # in plan order
+    assert all(p["frames"] == 4 and p["settings"] for p in first.points)
+    again = run([clip], specs, (200.0, 400.0), ("psnr",), tmp_path / "out", jobs=2)
+    assert (again.made, again.kept) == (0, 4)

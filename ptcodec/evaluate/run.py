@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -29,7 +30,7 @@ from ptcodec import __version__
 from ptcodec.errors import InputError
 from ptcodec.evaluate.points import Clip, points_of
 from ptcodec.evaluate.quality import MetricContext, measure
-from ptcodec.evaluate.specs import CodecSpec
+from ptcodec.evaluate.specs import PIXEL_CODECS, CodecSpec
 from ptcodec.generators import GeneratorOptions
 from ptcodec.jobs.progress import Progress
 from ptcodec.outputs import atomic_file, check_output, make_directory
@@ -90,8 +91,9 @@ def versions() -> dict[str, str]:
 def run(clips: list[Clip], specs: list[CodecSpec], rates: tuple[float, ...], metrics: tuple[str, ...], out: Path, *,
         generator_options: GeneratorOptions = GeneratorOptions(), lpips_weights: Path | None = None,
         settings: dict[str, Any] | None = None, progress: Progress | None = None,
-        on_point: Callable[[dict[str, Any], bool], None] | None = None) -> RunResult:
-    """Make every point not already in `out`; `on_point(record, kept)` after each one."""
+        on_point: Callable[[dict[str, Any], bool], None] | None = None, jobs: int = 1) -> RunResult:
+    """Make every point not already in `out`; `on_point(record, kept)` after each one. With `jobs` > 1 the
+    pixel codecs' points run in that many worker processes (each codec uses one thread)."""
     check_output(out, directory=True)
     make_directory(out)
     make_directory(out / POINTS)
@@ -106,23 +108,61 @@ def run(clips: list[Clip], specs: list[CodecSpec], rates: tuple[float, ...], met
         "generator_options": {"device": generator_options.device, "dtype": generator_options.dtype},
     })
     result = RunResult(out)
-    for done, (clip, spec, maker, key) in enumerate(plan):
-        if progress is not None:
-            progress("evaluating", done, len(plan))
-        path = out / POINTS / f"{clip.name}-{spec.name}-{point_id(clip, spec, key, metrics)}.json"
-        record = _read_point(path)
-        kept = record is not None
-        if record is None:
-            record = _make(clip, spec, maker, key, metrics, generator_options, lpips_weights)
-            _write_json(path, record)
-        result.kept += kept
-        result.made += not kept
-        result.points.append(record)
-        if on_point is not None:
-            on_point(record, kept)
-    if progress is not None:
-        progress("evaluating", len(plan), len(plan))
+    records: dict[int, dict[str, Any]] = {}
+    pool = _pool(jobs) if jobs > 1 else None
+    pending: dict[Future, int] = {}
+    try:
+        for index, (clip, spec, maker, key) in enumerate(plan):
+            path = out / POINTS / f"{clip.name}-{spec.name}-{point_id(clip, spec, key, metrics)}.json"
+            record = _read_point(path)
+            if record is not None:
+                records[index] = record
+                result.kept += 1
+                if on_point is not None:
+                    on_point(record, True)
+            elif pool is not None and spec.name in PIXEL_CODECS:  # one thread each: they run side by side
+                pending[pool.submit(_make_pixel_point, path, clip, spec, key, metrics, generator_options,
+                                    lpips_weights)] = index
+            else:  # the generators use every core themselves
+                records[index] = _make_and_write(path, clip, spec, maker, key, metrics, generator_options,
+                                                 lpips_weights)
+                result.made += 1
+                if on_point is not None:
+                    on_point(records[index], False)
+            if progress is not None:
+                progress("evaluating", len(records), len(plan))
+        for future in as_completed(pending):
+            records[pending[future]] = future.result()
+            result.made += 1
+            if on_point is not None:
+                on_point(records[pending[future]], False)
+            if progress is not None:
+                progress("evaluating", len(records), len(plan))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    result.points = [records[i] for i in range(len(plan))]
     return result
+
+
+def _pool(jobs: int) -> ProcessPoolExecutor:
+    """Worker processes started afresh (spawn): forking a process that holds torch's threads can hang."""
+    import multiprocessing
+
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _make_and_write(path: Path, clip: Clip, spec: CodecSpec, maker, key: dict[str, Any], metrics: tuple[str, ...],
+                    generator_options: GeneratorOptions, lpips_weights: Path | None) -> dict[str, Any]:
+    record = _make(clip, spec, maker, key, metrics, generator_options, lpips_weights)
+    _write_json(path, record)  # at once: a stopped run keeps it
+    return record
+
+
+def _make_pixel_point(path: Path, clip: Clip, spec: CodecSpec, key: dict[str, Any], metrics: tuple[str, ...],
+                      generator_options: GeneratorOptions, lpips_weights: Path | None) -> dict[str, Any]:
+    """A pixel codec's point in a worker process."""
+    return _make_and_write(path, clip, spec, points_of(spec), key, metrics, generator_options, lpips_weights)
 
 
 def _make(clip: Clip, spec: CodecSpec, maker, key: dict[str, Any], metrics: tuple[str, ...],
