@@ -34,7 +34,7 @@ def main() -> None:
     clip = load_clip("reachable:1", size=64, frames=10)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        result = run([clip], [parse_codec(c) for c in CODECS], (150.0, 450.0), tuple(METRICS), Path(tmp) / "run")
+        result = run([clip], [parse_codec(c) for c in CODECS], (80.0, 160.0), tuple(METRICS), Path(tmp) / "run")
     wall = time.perf_counter() - started
     codec_s: dict[str, float] = defaultdict(float)
     metric_s: dict[str, float] = defaultdict(float)

@@ -134,7 +134,7 @@ class FakeCodec:
         seconds = len(frames) / fps
         path = Path(workdir) / "fake.bin"
         path.write_bytes(bytes(round(self.achieved(kbps) * 1000 / 8 * float(seconds))))
-        return finish(path, len(frames), fps, {"encoder": "fake", "target_kbps": kbps})
+        return finish(path, len(frames), fps, {"encoder": "fake"}, kbps=kbps, param=param)
 
     def decode(self, encoded: Encoded) -> np.ndarray:
         raise NotImplementedError

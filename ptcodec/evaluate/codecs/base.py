@@ -19,7 +19,7 @@ import av
 import numpy as np
 
 from ptcodec.errors import InputError, PtcodecError, one_line
-from ptcodec.evaluate.codecs.colour import from_yuv
+from ptcodec.evaluate.codecs.colour import DESCRIPTION, from_yuv
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,14 @@ def output_path(workdir: Path, filename: str) -> Path:
     return workdir / filename
 
 
-def finish(path: Path, frames: int, fps: Fraction, settings: dict[str, Any]) -> Encoded:
-    """The Encoded record of a finished file, or an error if the encoder wrote nothing."""
+def finish(path: Path, frames: int, fps: Fraction, settings: dict[str, Any], *, kbps: float | None,
+           param: int | None) -> Encoded:
+    """The Encoded record of a finished file, or an error if the encoder wrote nothing. The settings every
+    adapter shares (the colour conversion, what was asked for) are added here."""
     if not path.is_file() or path.stat().st_size == 0:
         raise PtcodecError(f"{settings.get('encoder', '?')}: no bitstream written to {path}")
     size = path.stat().st_size
+    settings = {**settings, "colour": DESCRIPTION, "target_kbps": kbps, "param": param}
     return Encoded(path, size, frames, Fraction(fps), kbps_of(size, frames, fps), settings)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ptcodec.evaluate.codecs.base import Encoded, decode_file, finish, output_path, rate_mode
-from ptcodec.evaluate.codecs.colour import DESCRIPTION, PIX_FMT, check_frames
+from ptcodec.evaluate.codecs.colour import PIX_FMT, check_frames
 from ptcodec.evaluate.codecs.ffmpeg import encode_ffmpeg, ffmpeg_version
 
 
@@ -50,14 +50,11 @@ class Libaom:
             "keyint": self.keyint,
             "threads": 1,
             "pix_fmt": PIX_FMT,
-            "colour": DESCRIPTION,
             "rate_mode": "two-pass VBR" if mode == "rate" else "constant quality (CRF, b:v 0)",
             "passes": 2 if mode == "rate" else 1,
-            "target_kbps": kbps,
-            "param": param,
             "container": "raw OBUs (.obu, low-overhead format)",
         }
-        return finish(path, len(frames), fps, settings)
+        return finish(path, len(frames), fps, settings, kbps=kbps, param=param)
 
     def decode(self, encoded: Encoded) -> np.ndarray:
         return decode_file(encoded, "obu")

@@ -17,7 +17,7 @@ import numpy as np
 
 from ptcodec.evaluate.codecs._pyav import encode_pyav, pyav_version
 from ptcodec.evaluate.codecs.base import Encoded, decode_file, finish, output_path, rate_mode
-from ptcodec.evaluate.codecs.colour import DESCRIPTION, PIX_FMT, check_frames
+from ptcodec.evaluate.codecs.colour import PIX_FMT, check_frames
 
 
 @functools.cache
@@ -69,14 +69,11 @@ class SvtAv1:
             "keyint": self.keyint,
             "threads": "lp=1",
             "pix_fmt": PIX_FMT,
-            "colour": DESCRIPTION,
             "rate_mode": "one-pass VBR" if mode == "rate" else "CRF",
             "passes": 1,
-            "target_kbps": kbps,
-            "param": param,
             "container": "raw OBUs (.obu, low-overhead format)",
         }
-        return finish(path, len(frames), fps, settings)
+        return finish(path, len(frames), fps, settings, kbps=kbps, param=param)
 
     def decode(self, encoded: Encoded) -> np.ndarray:
         return decode_file(encoded, "obu")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ptcodec.evaluate.codecs.base import Encoded, decode_file, finish, output_path, rate_mode
-from ptcodec.evaluate.codecs.colour import DESCRIPTION, check_frames
+from ptcodec.evaluate.codecs.colour import check_frames
 from ptcodec.evaluate.codecs.ffmpeg import encode_ffmpeg, ffmpeg_version
 
 
@@ -55,14 +55,11 @@ class VVenC:
             "keyint": self.keyint,
             "threads": 1,
             "pix_fmt": "yuv420p in, coded as yuv420p10le (VVenC codes 10-bit only)",
-            "colour": DESCRIPTION,
             "rate_mode": "two-pass VBR" if mode == "rate" else "QP",
             "passes": 2 if mode == "rate" else 1,
-            "target_kbps": kbps,
-            "param": param,
             "container": "raw Annex B (.266)",
         }
-        return finish(path, len(frames), fps, settings)
+        return finish(path, len(frames), fps, settings, kbps=kbps, param=param)
 
     def decode(self, encoded: Encoded) -> np.ndarray:
         return decode_file(encoded, "vvc")

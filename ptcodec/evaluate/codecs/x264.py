@@ -11,7 +11,7 @@ import numpy as np
 
 from ptcodec.evaluate.codecs._pyav import banner, encode_pyav, pyav_version
 from ptcodec.evaluate.codecs.base import Encoded, decode_file, finish, output_path, rate_mode
-from ptcodec.evaluate.codecs.colour import DESCRIPTION, PIX_FMT, check_frames
+from ptcodec.evaluate.codecs.colour import PIX_FMT, check_frames
 
 
 @dataclass
@@ -51,14 +51,11 @@ class X264:
             "scenecut": "x264 default (40)",
             "threads": 1,
             "pix_fmt": PIX_FMT,
-            "colour": DESCRIPTION,
             "rate_mode": "two-pass ABR" if mode == "rate" else "CRF",
             "passes": 2 if mode == "rate" else 1,
-            "target_kbps": kbps,
-            "param": param,
             "container": "raw Annex B (.264)",
         }
-        return finish(path, len(frames), fps, settings)
+        return finish(path, len(frames), fps, settings, kbps=kbps, param=param)
 
     def decode(self, encoded: Encoded) -> np.ndarray:
         return decode_file(encoded, "h264")
