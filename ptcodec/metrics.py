@@ -61,3 +61,12 @@ def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
     if np.shape(a) != np.shape(b):
         raise ValueError(f"luma_psnr of arrays with different shapes {np.shape(a)} and {np.shape(b)}")
     return psnr_from_mse(float(np.mean((luma(a) - luma(b)) ** 2)))
+
+
+def msssim_window(side: int) -> int | None:
+    """The largest odd window (11 down to 3) that pytorch-msssim's five-scale MS-SSIM accepts for
+    pictures whose shorter side is `side` (it needs side > 16 (window - 1)); None when none does."""
+    for window in range(11, 2, -2):
+        if (window - 1) * 16 < side:
+            return window
+    return None

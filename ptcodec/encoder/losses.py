@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from ptcodec.encoder.options import PERCEPTUAL
 from ptcodec.errors import InputError, PtcodecError, one_line
+from ptcodec.metrics import msssim_window
 from ptcodec.perceptual.weights import LPIPS_INSTALL, VGG16
 
 MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -45,11 +46,8 @@ def msssim_distance(frames: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
     from pytorch_msssim import ms_ssim, ssim
 
     x, y = (frames.float() + 1) / 2, (targets.float() + 1) / 2
-    side = min(x.shape[-2:])
-    win = 11
-    while win > 3 and (win - 1) * 16 >= side:
-        win -= 2
-    if (win - 1) * 16 >= side:  # too small for any multi-scale window
+    win = msssim_window(min(x.shape[-2:]))
+    if win is None:  # too small for any multi-scale window
         return 1 - ssim(x, y, data_range=1.0, size_average=False, win_size=3)
     return 1 - ms_ssim(x, y, data_range=1.0, size_average=False, win_size=win, weights=list(MSSSIM_WEIGHTS))
 

@@ -13,6 +13,7 @@ A point's `key` (its settings) names it: the runner stores each point under a ha
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -130,7 +131,7 @@ class PtcodecPoints:
             decoder = Decoder(reader.header, generator)
             decoded = np.stack([f.image for p in [*reader.packets(), None] for f in decoder.decode(p)])
         rates = stream_rates(path)
-        settings = {"encoder": "ptcodec", "stream": _fields(stream), "fitting": _fields(fitting),
+        settings = {"encoder": "ptcodec", "stream": dataclasses.asdict(stream), "fitting": dataclasses.asdict(fitting),
                     "perceptual": encoder.perceptual}
         return Made(decoded, {"settings": settings, "bytes": len(data), "kbps": rates.as_dict(),
                               "per_second_kbps": list(rates.per_second_kbps),
@@ -214,12 +215,6 @@ def _generator(generator_id: str, options: GeneratorOptions):
     if key not in _GENERATORS:
         _GENERATORS[key] = load_generator(generator_id, options)
     return _GENERATORS[key]
-
-
-def _fields(options: object) -> dict[str, Any]:
-    import dataclasses
-
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(options).items()}  # type: ignore[call-overload]
 
 
 def points_of(spec: CodecSpec) -> PixelPoints | PtcodecPoints | VaePoints:

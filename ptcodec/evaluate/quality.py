@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ptcodec.errors import InputError, PtcodecError
-from ptcodec.metrics import luma_psnr, psnr
+from ptcodec.metrics import luma_psnr, msssim_window, psnr
 
 PerFrame = Callable[[np.ndarray, np.ndarray, "MetricContext"], list[float]]
 
@@ -55,11 +55,8 @@ def _ssim(a: np.ndarray, b: np.ndarray, context: MetricContext, multi_scale: boo
             tx, ty = (torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)[None].float().to(context.device)
                       for f in (x, y))
             if multi_scale:
-                side = min(x.shape[:2])
-                win = 11
-                while win > 3 and (win - 1) * 16 >= side:
-                    win -= 2
-                if (win - 1) * 16 >= side:
+                win = msssim_window(min(x.shape[:2]))
+                if win is None:
                     raise PtcodecError(f"MS-SSIM needs frames of more than 32 pixels a side, got {x.shape[1]}x{x.shape[0]}")
                 out.append(float(ms_ssim(tx, ty, data_range=255, win_size=win)))
             else:
