@@ -273,8 +273,7 @@ class Decoder:
             return
         trial = copy.deepcopy(self._rules)  # a packet is taken whole or not at all
         try:  # before concealing up to it: the level bounds that too
-            for unit in units:
-                trial.check(unit)
+            units = [trial.check(unit) for unit in units]
         except PtvError as error:
             yield from self._lose(frame, f"undecodable packet ({error})")
             return
@@ -304,7 +303,7 @@ class Decoder:
     def push(self, unit: Unit) -> Iterator[DecodedFrame]:
         """Take one unit (checked at once against the stream rules); returns an iterator over the
         frames it completes (possibly none)."""
-        self._rules.check(unit)
+        unit = self._rules.check(unit)
         return self._queue(self._unit(unit))
 
     def flush(self) -> Iterator[DecodedFrame]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ptcodec.ptv.syntax import QuantScheme
+from ptcodec.ptv.syntax import QuantScheme, quant_layout
 from ptcodec.ptv.units import Keyframe
 
 
@@ -53,7 +53,7 @@ def quantize_keyframe(frame_index: int, u: np.ndarray, v: np.ndarray, scheme: in
     v = np.asarray(v, dtype=np.float32)
     rank = u.shape[1]
     params: tuple[tuple[float, ...], ...]  # (u_scale, u_zero_point, v_scale, v_zero_point)
-    if scheme == QuantScheme.PER_TENSOR:
+    if quant_layout(scheme) == QuantScheme.PER_TENSOR:
         us, uz = quant_params(u)
         vs, vz = quant_params(v)
         uq, vq = quantize(u, us, uz), quantize(v, vs, vz)
@@ -71,7 +71,7 @@ def dequantize_keyframe(keyframe: Keyframe) -> tuple[np.ndarray, np.ndarray]:
     """Float32 factors u (m, r) and v (r, n) of a keyframe unit."""
     us, uz, vs, vz = (np.asarray(p, dtype=np.float32) for p in (
         keyframe.u_scale, keyframe.u_zero_point, keyframe.v_scale, keyframe.v_zero_point))
-    if keyframe.quant_scheme == QuantScheme.PER_TENSOR:
+    if quant_layout(keyframe.quant_scheme) == QuantScheme.PER_TENSOR:
         return dequantize(keyframe.u_codes(), us[0], uz[0]), dequantize(keyframe.v_codes(), vs[0], vz[0])
     return (
         dequantize(keyframe.u_codes(), us[None, :], uz[None, :]),
@@ -80,8 +80,9 @@ def dequantize_keyframe(keyframe: Keyframe) -> tuple[np.ndarray, np.ndarray]:
 
 
 def truncate_keyframe(keyframe: Keyframe, rank: int) -> Keyframe:
-    """The keyframe cut to its first `rank` components (per-component scheme only)."""
-    if keyframe.quant_scheme != QuantScheme.PER_COMPONENT:
+    """The keyframe cut to its first `rank` components (per-component schemes only). A coded
+    keyframe keeps its scheme but is predicted and carries models no more: its writer codes it anew."""
+    if quant_layout(keyframe.quant_scheme) != QuantScheme.PER_COMPONENT:
         raise ValueError("only per-component keyframes can be cut to a lower rank")
     if not 1 <= rank <= keyframe.rank:
         raise ValueError(f"rank {rank} is not in 1..{keyframe.rank}")
@@ -96,3 +97,23 @@ def truncate_keyframe(keyframe: Keyframe, rank: int) -> Keyframe:
         np.ascontiguousarray(keyframe.u_codes()[:, :rank]).tobytes(),
         keyframe.v_codes()[:rank].tobytes(),
     )
+
+
+def predict_codes(previous: Keyframe, keyframe: Keyframe) -> tuple[np.ndarray, np.ndarray]:
+    """Spec 7.5.2: the codes that the previous keyframe's dequantized factors take under this
+    keyframe's quantization parameters: clamp(round(z + X / s), 0, 255), each op in binary32,
+    and round(z) where s is 0."""
+    pu, pv = dequantize_keyframe(previous)
+    us, uz, vs, vz = (np.asarray(p, dtype=np.float32) for p in (
+        keyframe.u_scale, keyframe.u_zero_point, keyframe.v_scale, keyframe.v_zero_point))
+    if quant_layout(keyframe.quant_scheme) == QuantScheme.PER_COMPONENT:
+        us, uz, vs, vz = us[None, :], uz[None, :], vs[:, None], vz[:, None]
+    return _requantize(pu, us, uz), _requantize(pv, vs, vz)
+
+
+def _requantize(x: np.ndarray, scale: np.ndarray, zero_point: np.ndarray) -> np.ndarray:
+    scale = np.broadcast_to(scale, x.shape)
+    zero_point = np.broadcast_to(zero_point, x.shape).astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t = np.where(scale == 0, zero_point, (x / np.where(scale == 0, np.float32(1), scale)).astype(np.float32) + zero_point)
+    return np.clip(np.rint(t.astype(np.float32)), 0, 255).astype(np.uint8)

@@ -8,6 +8,8 @@ raises a `PtvError` that names the file, byte offset, unit and field.
 
 from __future__ import annotations
 
+import dataclasses
+
 import io
 import os
 from collections import deque
@@ -113,10 +115,10 @@ class PtvReader:
         index = 1
         for record in records:
             try:
-                stream_rules.check(record.unit)
+                unit = stream_rules.check(record.unit)
             except PtvError as error:
                 raise self._locate(error, record) from None
-            yield record
+            yield record if unit is record.unit else dataclasses.replace(record, unit=unit)
             index += 1
         try:
             stream_rules.finish()

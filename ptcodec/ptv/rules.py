@@ -8,6 +8,7 @@ forbidden values ("F" numbers in spec/ptv.md).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections import deque
@@ -16,6 +17,7 @@ import numpy as np
 
 from ptcodec.errors import InvalidValueError, LimitExceededError
 from ptcodec.ptv import syntax
+from ptcodec.ptv.coding import FactorCoding
 from ptcodec.ptv.levels import LEVELS
 from ptcodec.ptv.syntax import (
     InterpRule,
@@ -89,6 +91,10 @@ def check_sequence_header(h: SequenceHeader) -> None:
     _defined(h.interp_rule, InterpRule, "interp_rule")
     if h.quant_schemes == 0 or h.quant_schemes & ~QUANT_SCHEME_BITS:
         raise InvalidValueError(f"quant_schemes 0x{h.quant_schemes:02x} is not a valid set", field="quant_schemes")
+    if h.version_minor == 0 and any(h.quant_schemes & (1 << s) for s in syntax.VERSION_1_1_SCHEMES):
+        raise InvalidValueError(
+            f"a version 1.0 stream names a version 1.1 scheme in quant_schemes 0x{h.quant_schemes:02x}",
+            field="quant_schemes")
     if h.frame_count > level.max_frame_count:
         raise LimitExceededError(
             f"frame_count {h.frame_count} exceeds level {h.level}'s max_frame_count {level.max_frame_count}",
@@ -102,7 +108,7 @@ def check_keyframe(k: Keyframe, h: SequenceHeader) -> None:
         raise InvalidValueError(
             f"quant_scheme {k.quant_scheme} is not among the sequence header's quant_schemes", field="quant_scheme"
         )
-    count = 1 if k.quant_scheme == QuantScheme.PER_TENSOR else k.rank
+    count = 1 if k.quant_scheme in syntax.PER_TENSOR_SCHEMES else k.rank
     for name in QUANT_PARAM_NAMES:
         values = getattr(k, name)
         if len(values) != count:
@@ -114,17 +120,29 @@ def check_keyframe(k: Keyframe, h: SequenceHeader) -> None:
                 raise InvalidValueError(f"{name} {value} is negative", field=name)
             if name.endswith("zero_point") and not 0 <= value <= 255:
                 raise InvalidValueError(f"{name} {value} is outside [0, 255]", field=name)
+    if k.coded and not k.u:
+        return  # its codes are decoded in stream order (ptv.coding), which checks their sizes
     if len(k.u) != h.tokens * k.rank or len(k.v) != k.rank * h.embed_dim:
         raise InvalidValueError("factor sizes disagree with tokens, rank and embed_dim", field="u")
 
 
 def check_scene_init(s: SceneInit, h: SequenceHeader) -> None:
-    """F23."""
+    """F23, and for u8 latents F33 (a 1.1 dtype in a 1.0 stream), F21 (their parameters) and F34 to F36."""
     if (s.channels, s.height, s.width) != h.latent_shape:
         raise InvalidValueError(
             f"latent shape {(s.channels, s.height, s.width)} disagrees with the sequence header {h.latent_shape}",
             field="channels",
         )
+    if s.dtype in syntax.VERSION_1_1_DTYPES:
+        if h.version_minor == 0:
+            raise InvalidValueError(f"a version 1.0 stream holds a latent of version 1.1 dtype {s.dtype}",
+                                    field="scene_init.dtype")
+        scales, zero_points = s.latent_params()
+        if not (np.isfinite(scales).all() and (scales >= 0).all()):
+            raise InvalidValueError("a latent scale is NaN, infinite or negative", field="scene_init.scales")
+        if not (np.isfinite(zero_points).all() and ((zero_points >= 0) & (zero_points <= 255)).all()):
+            raise InvalidValueError("a latent zero point is NaN, infinite or outside [0, 255]",
+                                    field="scene_init.zero_points")
     if not np.isfinite(s.latent()).all():
         raise InvalidValueError("latent holds NaN or infinity", field="data")
 
@@ -196,8 +214,12 @@ class StreamRules:
         self.last_keyframe: int | None = None
         self.pending_scene: int | None = None
         self.recent_keyframes: deque[int] = deque()
+        self.coding = FactorCoding(header)
+        """The state of coded keyframes (version 1.1), which also lives in stream order."""
 
-    def check(self, unit: Unit) -> None:
+    def check(self, unit: Unit, *, encode: bool = False) -> Unit:
+        """Check one unit, in stream order, and return it: a parsed coded keyframe with its codes
+        decoded, or (`encode`, for writers) a coded keyframe given as codes with its coded form."""
         h = self.header
         if isinstance(unit, SequenceHeader):
             raise InvalidValueError("a second sequence header", field="unit_type")
@@ -215,6 +237,7 @@ class StreamRules:
             check_frame_index(unit.frame_index, h)
             check_frame_gap(self.last_keyframe, unit.frame_index, h, to="scene start")
             self.pending_scene = unit.frame_index
+            self.coding.scene_start()
         elif isinstance(unit, Keyframe):
             check_keyframe(unit, h)
             if self.pending_scene is not None and unit.frame_index != self.pending_scene:
@@ -232,10 +255,17 @@ class StreamRules:
             check_frame_index(unit.frame_index, h)
             check_frame_gap(self.last_keyframe, unit.frame_index, h, to="keyframe")
             self._check_keyframe_rate(unit.frame_index)
+            if unit.coded and encode and not unit.coded_factors:
+                unit = self.coding.encode(unit)
+            elif unit.coded:
+                unit = self.coding.decode(dataclasses.replace(unit, u=b"", v=b""))
+            else:
+                self.coding.step(unit)
             self.last_keyframe = unit.frame_index
             self.pending_scene = None
         elif isinstance(unit, Metadata):
             check_metadata(unit)
+        return unit
 
     def finish(self) -> None:
         if self.pending_scene is not None:

@@ -32,7 +32,9 @@ UNKNOWN_FINGERPRINT = bytes(32)
 """A generator_fingerprint of all zeros: the weights were not recorded."""
 
 VERSION_MAJOR = 1
-VERSION_MINOR = 0
+VERSION_MINOR = 1
+"""The version this code implements. Version 1.1 adds the entropy-coding tools (coded
+keyframes, u8 latents); a stream that uses none of them may say 1.0."""
 
 MAX_SEQUENCE_HEADER_SIZE = 1024
 """Bound on the sequence header payload, which is read before the level is known."""
@@ -54,9 +56,14 @@ class LatentDtype(enum.IntEnum):
     F32 = 0
     F16 = 1
     BF16 = 2
+    U8 = 3
+    """Version 1.1: u8 codes with a binary32 scale and zero point per channel."""
+    U8_CODED = 4
+    """Version 1.1: as U8, the codes entropy-coded (section 6.3)."""
 
 
 LATENT_DTYPE_SIZE = {LatentDtype.F32: 4, LatentDtype.F16: 2, LatentDtype.BF16: 2}
+"""Bytes per sample of the float dtypes."""
 
 
 class QuantScheme(enum.IntEnum):
@@ -64,6 +71,28 @@ class QuantScheme(enum.IntEnum):
     """The released Promptus code: one float32 scale and zero point per factor."""
     PER_COMPONENT = 1
     """One scale and zero point per rank component: a stream can be cut to any lower rank."""
+    PER_COMPONENT_CODED = 2
+    """Version 1.1: PER_COMPONENT's parameters, the factor codes entropy-coded (section 7.5)."""
+    PER_TENSOR_CODED = 3
+    """Version 1.1: PER_TENSOR's parameters, the factor codes entropy-coded."""
+
+
+CODED_SCHEMES = frozenset({QuantScheme.PER_COMPONENT_CODED, QuantScheme.PER_TENSOR_CODED})
+"""The schemes whose factor codes are entropy-coded."""
+PER_TENSOR_SCHEMES = frozenset({QuantScheme.PER_TENSOR, QuantScheme.PER_TENSOR_CODED})
+"""The schemes with one scale and zero point per factor."""
+VERSION_1_1_SCHEMES = CODED_SCHEMES
+VERSION_1_1_DTYPES = frozenset({LatentDtype.U8, LatentDtype.U8_CODED})
+
+
+def quant_layout(quant_scheme: int) -> QuantScheme:
+    """The uncoded scheme with the same quantization parameters (PER_TENSOR or PER_COMPONENT)."""
+    return QuantScheme.PER_TENSOR if quant_scheme in PER_TENSOR_SCHEMES else QuantScheme.PER_COMPONENT
+
+
+def coded_scheme(quant_scheme: int) -> QuantScheme:
+    """The coded scheme with the same quantization parameters."""
+    return QuantScheme.PER_TENSOR_CODED if quant_scheme in PER_TENSOR_SCHEMES else QuantScheme.PER_COMPONENT_CODED
 
 
 class NoiseRule(enum.IntEnum):
@@ -281,9 +310,21 @@ SCENE_INIT = c.Struct(
     "width" / Valid(c.Int16ul, _check_latent_dim("width")),
     "data" / c.Switch(
         c.this.dtype,
-        {int(dtype): c.Bytes(c.this.channels * c.this.height * c.this.width * size) for dtype, size in LATENT_DTYPE_SIZE.items()},
+        {
+            **{int(dtype): c.Bytes(c.this.channels * c.this.height * c.this.width * size)
+               for dtype, size in LATENT_DTYPE_SIZE.items()},
+            int(LatentDtype.U8): c.Bytes(8 * c.this.channels + c.this.channels * c.this.height * c.this.width),
+            int(LatentDtype.U8_CODED): c.GreedyBytes,
+        },
     ),
     c.Terminated,
+)
+"""For the u8 dtypes, data is a LATENT_U8_PARAMS structure followed by the codes (U8)
+or by their coded form (U8_CODED); ptv.units reads it."""
+
+LATENT_U8_PARAMS = c.Struct(
+    "scales" / c.Bytes(4 * c.this._.channels),
+    "zero_points" / c.Bytes(4 * c.this._.channels),
 )
 
 QUANT_PARAMS_PER_TENSOR = c.Struct(
@@ -301,8 +342,8 @@ QUANT_PARAMS_PER_COMPONENT = c.Struct(
 )
 
 QUANT_PARAMS_LAYOUTS: dict[int, c.Construct] = {
-    int(QuantScheme.PER_TENSOR): QUANT_PARAMS_PER_TENSOR,
-    int(QuantScheme.PER_COMPONENT): QUANT_PARAMS_PER_COMPONENT,
+    int(scheme): QUANT_PARAMS_PER_TENSOR if scheme in PER_TENSOR_SCHEMES else QUANT_PARAMS_PER_COMPONENT
+    for scheme in QuantScheme
 }
 """The quant_params structure of each quant_scheme."""
 
@@ -315,6 +356,21 @@ KEYFRAME = c.Struct(
     "v" / c.Bytes(c.this.rank * c.this._params.embed_dim),
     c.Terminated,
 )
+"""A keyframe of an uncoded scheme (0, 1). A coded scheme's payload is a CODED_KEYFRAME."""
+
+CODED_KEYFRAME = c.Struct(
+    "frame_index" / c.Int32ul,
+    "rank" / Valid(c.Int8ul, _check_rank),
+    "quant_scheme" / Valid(c.Int8ul, _defined(QuantScheme, "quant_scheme")),
+    "quant_params" / c.Switch(c.this.quant_scheme, QUANT_PARAMS_LAYOUTS),
+    "coding" / c.BitStruct(
+        "reserved_zero_6bits" / c.Const(0, c.BitsInteger(6)),
+        "predicted" / c.Flag,
+        "carry_models" / c.Flag,
+    ),
+    "coded_factors" / c.GreedyBytes,
+)
+"""Version 1.1, section 7.5: the factor codes as one range-coded string."""
 
 METADATA_ENTRY = c.Struct(
     "key" / c.PascalString(c.Int8ul, "ascii"),
@@ -382,6 +438,9 @@ def quant_params_size(quant_scheme: int, rank: int) -> int:
     """Bytes of a keyframe's quant_params for its scheme and rank."""
     return QUANT_PARAMS_LAYOUTS[quant_scheme].sizeof(rank=rank)
 
+
+SCHEME_OFFSET = 5
+"""The byte of a keyframe payload that holds quant_scheme, which selects KEYFRAME or CODED_KEYFRAME."""
 
 KEYFRAME_FIXED_SIZE = sum(KEYFRAME._subcons[name].sizeof() for name in ("frame_index", "rank", "quant_scheme"))
 """Bytes before a keyframe's quant_params."""

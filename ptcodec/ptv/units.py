@@ -73,8 +73,13 @@ class SceneInit:
     data: bytes = field(repr=False)
 
     def latent(self) -> np.ndarray:
-        """The latent as float32 (1, C, H, W); f16 and bf16 widen exactly."""
+        """The latent as float32 (1, C, H, W): f16 and bf16 widen exactly, u8 codes dequantize
+        per channel as (binary32(q) - zero_point) * scale (spec 6.3)."""
         shape = (1, self.channels, self.height, self.width)
+        if self.dtype in (LatentDtype.U8, LatentDtype.U8_CODED):
+            scales, zero_points = self.latent_params()
+            diff = self.latent_codes().astype(np.float32) - zero_points.reshape(-1, 1, 1)
+            return (diff * scales.reshape(-1, 1, 1)).astype(np.float32).reshape(shape)
         if self.dtype == LatentDtype.F32:
             return np.frombuffer(self.data, dtype="<f4").reshape(shape).astype(np.float32)
         if self.dtype == LatentDtype.F16:
@@ -83,15 +88,53 @@ class SceneInit:
         halves = np.frombuffer(self.data, dtype="<u2").astype(np.uint32) << 16
         return halves.view(np.float32).reshape(shape).copy()
 
+    def latent_params(self) -> tuple[np.ndarray, np.ndarray]:
+        """The per-channel float32 scales and zero points of a u8 latent."""
+        c = self.channels
+        return (np.frombuffer(self.data, dtype="<f4", count=c).astype(np.float32),
+                np.frombuffer(self.data, dtype="<f4", count=c, offset=4 * c).astype(np.float32))
+
+    def latent_codes(self) -> np.ndarray:
+        """The u8 codes (C, H, W) of a u8 latent, entropy-decoded for U8_CODED (F34 to F36)."""
+        shape = (self.channels, self.height, self.width)
+        body = self.data[8 * self.channels:]
+        if self.dtype == LatentDtype.U8:
+            return np.frombuffer(body, dtype=np.uint8).reshape(shape)
+        from ptcodec.entropy import latents
+
+        status, position, codes = latents.decode(body, shape)
+        coded_error(status, position, "scene_init.coded_latent")
+        return codes
+
     @classmethod
-    def from_latent(cls, frame_index: int, latent: np.ndarray, dtype: int = LatentDtype.F32) -> SceneInit:
-        """Store a (1, C, H, W) or (C, H, W) float latent; f16 rounds to nearest, bf16 to nearest-even."""
+    def from_latent(cls, frame_index: int, latent: np.ndarray, dtype: int = LatentDtype.F32, *,
+                    bits: int = 8) -> SceneInit:
+        """Store a (1, C, H, W) or (C, H, W) float latent; f16 rounds to nearest, bf16 to nearest-even;
+        u8 quantizes each channel over its range to `bits` bits (codes 0 .. 2^bits - 1)."""
         arr = np.asarray(latent, dtype=np.float32)
         if arr.ndim == 4:
             if arr.shape[0] != 1:
                 raise ValueError("scene-init latent must hold one frame")
             arr = arr[0]
         channels, height, width = arr.shape
+        if dtype in (LatentDtype.U8, LatentDtype.U8_CODED):
+            if not 1 <= bits <= 8:
+                raise ValueError(f"latent bits {bits} is not in 1..8")
+            lo = arr.min(axis=(1, 2)).astype(np.float32)
+            hi = arr.max(axis=(1, 2)).astype(np.float32)
+            scales = ((hi - lo) / np.float32(2**bits - 1)).astype(np.float32)
+            safe = np.where(scales > 0, scales, np.float32(1))
+            zero_points = np.clip(np.rint(-lo / safe), 0, 2**bits - 1).astype(np.float32)
+            zero_points = np.where(scales > 0, zero_points, np.float32(0)).astype(np.float32)
+            codes = np.clip(np.rint(arr / safe[:, None, None] + zero_points[:, None, None]), 0, 2**bits - 1)
+            codes = np.where(scales[:, None, None] > 0, codes, 0).astype(np.uint8)
+            body = codes.tobytes()
+            if dtype == LatentDtype.U8_CODED:
+                from ptcodec.entropy import latents
+
+                body = latents.encode(codes)
+            data = scales.astype("<f4").tobytes() + zero_points.astype("<f4").tobytes() + body
+            return cls(frame_index, int(dtype), channels, height, width, data)
         if dtype == LatentDtype.F32:
             data = arr.astype("<f4").tobytes()
         elif dtype == LatentDtype.F16:
@@ -119,6 +162,17 @@ class Keyframe:
     v_zero_point: tuple[float, ...]
     u: bytes = field(repr=False)
     v: bytes = field(repr=False)
+    predicted: bool = False
+    """Coded schemes: the codes are coded as residuals against the previous keyframe (7.5.2)."""
+    carry_models: bool = False
+    """Coded schemes: the coder starts from the previous keyframe's final model state (7.5.3)."""
+    coded_factors: bytes = field(default=b"", repr=False)
+    """Coded schemes: the range-coded codes. A parsed coded keyframe has empty u and v until
+    ptv.coding.FactorCoding decodes them, in stream order."""
+
+    @property
+    def coded(self) -> bool:
+        return self.quant_scheme in syntax.CODED_SCHEMES
 
     def u_codes(self) -> np.ndarray:
         """uint8 (m, r), row-major as coded."""
@@ -187,6 +241,20 @@ def parse_params(header: SequenceHeader | None) -> dict:
     }
 
 
+def coded_error(status: int, position: int, field_name: str) -> None:
+    """Raise the forbidden value that an entropy decoder's status names (F34 to F36)."""
+    from ptcodec.entropy import rans
+
+    if status == rans.OVERRUN:
+        raise InvalidValueError("the range decoder needs a byte past the end of its coded data", field=field_name)
+    if status == rans.BAD_START:
+        raise InvalidValueError("coded data shorter than 4 bytes or with an impossible initial state",
+                                field=field_name)
+    if status == rans.BAD_END:
+        raise InvalidValueError(f"coded data does not terminate at its end (stopped at byte {position})",
+                                field=field_name)
+
+
 def _check_keyframe_size(raw, payload_size: int, header: SequenceHeader) -> None:
     rank = raw.rank
     expected = (syntax.KEYFRAME_FIXED_SIZE + syntax.quant_params_size(raw.quant_scheme, rank)
@@ -230,6 +298,8 @@ def decode_payload(unit_type: int, payload: bytes, header: SequenceHeader | None
     if kind != UnitType.SEQUENCE_HEADER and header is None:
         raise InvalidValueError(f"{kind.name.lower()} unit before the sequence header", field="unit_type")
     definition = syntax.KEYFRAME_COMPILED if kind == UnitType.KEYFRAME else syntax.PAYLOADS[kind]
+    if kind == UnitType.KEYFRAME and len(payload) > syntax.SCHEME_OFFSET and payload[syntax.SCHEME_OFFSET] in syntax.CODED_SCHEMES:
+        return _decode_coded_keyframe(payload, header)
     raw = run_construct(definition.parse, payload, short=InvalidValueError, **parse_params(header))
     if kind == UnitType.SEQUENCE_HEADER:
         return SequenceHeader(**_fields_from_syntax(syntax.SEQUENCE_HEADER, raw))
@@ -246,10 +316,27 @@ def decode_payload(unit_type: int, payload: bytes, header: SequenceHeader | None
     return Padding(len(raw.padding))
 
 
+def _decode_coded_keyframe(payload: bytes, header: SequenceHeader | None) -> Keyframe:
+    raw = run_construct(syntax.CODED_KEYFRAME.parse, payload, short=InvalidValueError, **parse_params(header))
+    quant: dict[str, Any] = quant_params_from_syntax(raw.quant_scheme, raw.quant_params)
+    return Keyframe(raw.frame_index, raw.rank, raw.quant_scheme, **quant, u=b"", v=b"",
+                    predicted=raw.coding.predicted, carry_models=raw.coding.carry_models,
+                    coded_factors=raw.coded_factors)
+
+
 def encode_payload(unit: Unit, header: SequenceHeader | None) -> bytes:
     """Build one unit's payload bytes; the inverse of `decode_payload`."""
     if isinstance(unit, ReservedUnit):
         return unit.payload
+    if isinstance(unit, Keyframe) and unit.coded:
+        if not unit.coded_factors:
+            raise ValueError("a coded keyframe needs its coded_factors (ptv.coding.FactorCoding.encode)")
+        params = parse_params(header)
+        return run_construct(syntax.CODED_KEYFRAME.build, {
+            "frame_index": unit.frame_index, "rank": unit.rank, "quant_scheme": unit.quant_scheme,
+            "quant_params": quant_params_to_syntax(unit),
+            "coding": {"predicted": unit.predicted, "carry_models": unit.carry_models},
+            "coded_factors": unit.coded_factors}, **params)
     definition = syntax.PAYLOADS[UnitType(unit_type_of(unit))]
     params = parse_params(unit if isinstance(unit, SequenceHeader) else header)
     return run_construct(definition.build, syntax_values(unit), **params)
@@ -305,7 +392,7 @@ COMPONENT_ELEMENTS = {"u_scales": "f32", "u_zero_points": "u8", "v_scales": "f32
 
 def quant_params_from_syntax(quant_scheme: int, params) -> dict[str, tuple[float, ...]]:
     """The four Keyframe parameter fields from a parsed quant_params."""
-    if quant_scheme == QuantScheme.PER_TENSOR:
+    if quant_scheme in syntax.PER_TENSOR_SCHEMES:
         return {name: (float(params[name]),) for name in QUANT_PARAM_NAMES}
     return {name: _ELEMENT_CODECS[COMPONENT_ELEMENTS[array]][1](params[array])
             for name, array in zip(QUANT_PARAM_NAMES, COMPONENT_ARRAYS, strict=True)}
@@ -313,7 +400,7 @@ def quant_params_from_syntax(quant_scheme: int, params) -> dict[str, tuple[float
 
 def quant_params_to_syntax(keyframe: Keyframe) -> dict:
     """A keyframe's quant_params as its scheme's definition builds it; the inverse of the above."""
-    if keyframe.quant_scheme == QuantScheme.PER_TENSOR:
+    if keyframe.quant_scheme in syntax.PER_TENSOR_SCHEMES:
         return {name: getattr(keyframe, name)[0] for name in QUANT_PARAM_NAMES}
     return {array: _ELEMENT_CODECS[COMPONENT_ELEMENTS[array]][0](getattr(keyframe, name))
             for name, array in zip(QUANT_PARAM_NAMES, COMPONENT_ARRAYS, strict=True)}

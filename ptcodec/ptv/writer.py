@@ -78,7 +78,7 @@ class PtvWriter:
     def write(self, unit: Unit, *, layer_id: int | None = None) -> int:
         """Check and append one unit; returns the number of bytes written."""
         try:
-            self._rules.check(unit)
+            unit = self._rules.check(unit, encode=True)
         except PtvError as error:
             raise error.located(unit_index=self.units_written, path=self.partial_path) from None
         data = build_unit(unit, self.header, layer_id)
@@ -158,7 +158,7 @@ def serialize(header: SequenceHeader, units: Sequence[Unit | tuple[Unit, int | N
     parts = [syntax.MAGIC, build_unit(header, None)]
     for item in units:
         unit, layer_id = item if isinstance(item, tuple) else (item, None)
-        stream_rules.check(unit)
+        unit = stream_rules.check(unit, encode=True)
         parts.append(build_unit(unit, header, layer_id))
     stream_rules.finish()
     return b"".join(parts)
