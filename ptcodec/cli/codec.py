@@ -10,6 +10,7 @@ from ptcodec.cli.generator_args import add_generator_args, generator_options
 from ptcodec.cli.progress import Bars
 from ptcodec.cli.types import (
     PREV_LATENT_RULES,
+    bits,
     count,
     duration_s,
     nonnegative_float,
@@ -25,6 +26,7 @@ from ptcodec.cli.types import (
     unit_interval,
 )
 from ptcodec.encoder.options import (
+    CODINGS,
     DEFAULT_LR,
     PERCEPTUAL,
     PRESETS,
@@ -100,6 +102,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="start a new scene (a random access point: decoding and seeking can start there) "
                    "at least every FRAMES frames; default: only at scene cuts")
     g.add_argument("--no-crc", dest="crc", action="store_false", default=SUPPRESS, help="leave out the per-unit CRC-32C")
+    g = p.add_argument_group("coding (bitstream 1.1)")
+    g.add_argument("--coding", choices=CODINGS, default=SUPPRESS,
+                   help="1.1: entropy-coded keyframes, predicted from the previous one and carrying its coder's "
+                   "models where that saves bytes, and an entropy-coded u8 scene-init latent; 1.0 (default): raw "
+                   "8-bit codes, as the released Promptus code sends them")
+    g.add_argument("--latent-bits", type=bits, default=SUPPRESS,
+                   help=f"bits of the scene-init latent's codes (1.1; default {S.latent_bits})")
+    g.add_argument("--factor-bits", type=bits, default=SUPPRESS,
+                   help=f"bits of the factor codes (1.1; default {S.factor_bits}): coarser codes take fewer bytes")
+    g.add_argument("--rdoq", dest="rdoq_lambda", type=nonnegative_float, metavar="LAMBDA", default=SUPPRESS,
+                   help="rate-distortion optimised quantization (1.1): the weight of one bit against one "
+                   "quantization step of error squared; 0 (default) rounds each factor to its nearest code")
     p.add_argument("--resume", action="store_true", help="continue an interrupted encode of the same command")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_generator_args(p, choose=True)

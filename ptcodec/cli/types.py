@@ -29,6 +29,10 @@ def positive(text: str) -> int:
     return _number(text, int, lambda v: v >= 1, "a whole number >= 1")
 
 
+def bits(text: str) -> int:
+    return _number(text, int, lambda v: 1 <= v <= 8, "a whole number of bits, 1 to 8")
+
+
 def positive_float(text: str) -> float:
     return _number(text, float, lambda v: math.isfinite(v) and v > 0, "a number > 0")
 

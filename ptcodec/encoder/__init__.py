@@ -7,6 +7,7 @@
 - fit.py: fitting one keyframe's factors (ptcodec's recipe and the released one)
 - resume.py: continuing an interrupted encode from its partial stream
 - encoder.py: the loop over keyframes, writing units and decoding them back
+- rdoq.py: rate-distortion optimised quantization (bitstream 1.1)
 - reachable.py: clips the generator can reproduce exactly (demo and test content)
 """
 

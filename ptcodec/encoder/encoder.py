@@ -35,6 +35,7 @@ from ptcodec.encoder import mirrors
 from ptcodec.encoder.fit import Budget, FitResult, Segment, fit, fit_released, step_cost
 from ptcodec.encoder.losses import FitLoss
 from ptcodec.encoder.options import RELEASED_CHECK_EVERY, FitOptions, StreamOptions, describe
+from ptcodec.encoder.rdoq import rdoq_keyframe
 from ptcodec.encoder.resume import Replay
 from ptcodec.encoder.scenes import KeyframePlanner, SceneCutDetector, next_refresh, plan_keyframes
 from ptcodec.errors import InputError
@@ -44,6 +45,7 @@ from ptcodec.metrics import psnr
 from ptcodec.process.pixels import to_signed
 from ptcodec.process.quant import quantize_keyframe
 from ptcodec.ptv import MAGIC, Metadata, Packet, SceneInit, SequenceHeader, Unit, build_unit, smallest_level
+from ptcodec.ptv.coding import FactorCoding
 
 
 @dataclass
@@ -108,6 +110,7 @@ def make_header(generator: Generator, options: StreamOptions, width: int, height
         frame_count=frame_count, tokens=gen.tokens, embed_dim=gen.embed_dim, latent_channels=gen.latent_channels,
         latent_downscale=gen.downscale, noise_seed=opts.noise_seed, gamma_num=opts.gamma[0], gamma_den=opts.gamma[1],
         prev_latent_rule=opts.prev_latent_rule, interp_rule=opts.interp_rule, quant_schemes=1 << opts.quant_scheme,
+        version_minor=1 if opts.coded else 0,
     )
 
 
@@ -143,6 +146,8 @@ class Encoder:
             ("encoder-options", json.dumps(describe(stream, fitting, self.perceptual), sort_keys=True).encode()),
         ))
         self.decoder = Decoder(self.header, generator)
+        self._coding = FactorCoding(self.header)
+        """Codes the keyframes of a 1.1 stream in stream order (prediction, carried models)."""
         self.report = EncodeReport()
         self.on_frame, self.on_keyframe = on_frame, on_keyframe
         self.on_units, self.on_progress = on_units, on_progress
@@ -279,8 +284,10 @@ class Encoder:
         resumed = self._replay.at(b, opens_scene=scene_latent is not None)
         scene: SceneInit | None = None
         if scene_latent is not None:
-            scene = resumed[0] if resumed else SceneInit.from_latent(b, scene_latent, self.stream.latent_dtype)
+            scene = resumed[0] if resumed else SceneInit.from_latent(b, scene_latent, self.stream.scene_latent_dtype,
+                                                                     bits=self.stream.latent_bits)
             assert scene is not None, "Replay.at checked that the kept units open the scene too"
+            self._coding.step(scene)
             units.append(scene)
             self._collect(self.decoder.push(scene))
         result: FitResult | None = None
@@ -288,7 +295,11 @@ class Encoder:
             keyframe = resumed[1]
         else:
             result = self._fit(b, scene)
-            keyframe = quantize_keyframe(b, result.u.numpy(), result.v.numpy(), self.stream.quant_scheme)
+            u, v = result.u.numpy(), result.v.numpy()
+            keyframe = quantize_keyframe(b, u, v, self.stream.quant_scheme, self.stream.levels)
+            keyframe = rdoq_keyframe(keyframe, u, v, self.stream.rdoq_lambda, previous=self._coding.previous,
+                                     levels=self.stream.levels)
+        keyframe = self._coding.keyframe(keyframe, encode=True)
         units.append(keyframe)
         data = b"".join(build_unit(u, self.header) for u in units)
         if resumed is None and self.on_units is not None:
@@ -339,7 +350,7 @@ class Encoder:
                                             torch.from_numpy(left[1]).to(device, dtype)),
             z_prev=torch.from_numpy(np.asarray(z_prev, dtype=np.float32)).to(device, dtype),
             n0=torch.from_numpy(self.decoder.n0).to(device, dtype), gamma=(h.gamma_num, h.gamma_den),
-            prev_latent_rule=h.prev_latent_rule, quant_scheme=self.stream.quant_scheme,
+            prev_latent_rule=h.prev_latent_rule, quant_scheme=self.stream.quant_scheme, levels=self.stream.levels,
             ranks=self.stream.rank_ladder,
         )
         return segment, steps

@@ -51,6 +51,8 @@ class Segment:
     quant_scheme: int
     ranks: tuple[int, ...]
     """Rank prefixes trained together (nested dropout); the last is the full rank."""
+    levels: int = 255
+    """The quantizer's top code (2^factor_bits - 1)."""
 
     def conditioning(self, u: torch.Tensor, v: torch.Tensor, rank: int) -> torch.Tensor:
         """c_t of every frame (B, m, n) from the first `rank` components."""
@@ -67,7 +69,7 @@ class Segment:
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """(frames (R*B, 3, H, W), conditioning (R*B, m, n)) for every rank prefix
         R in `ranks`, through the bitstream's quantizer; `only` renders one frame."""
-        uq, vq = mirrors.fake_quantize_factors(u, v, self.quant_scheme)
+        uq, vq = mirrors.fake_quantize_factors(u, v, self.quant_scheme, self.levels)
         frames, conds = [], []
         for rank in self.ranks:
             cond = self.conditioning(uq, vq, rank)

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 from ptcodec.process import conditioning, noise
-from ptcodec.ptv.syntax import InterpRule, QuantScheme
+from ptcodec.ptv.syntax import InterpRule, QuantScheme, quant_layout
 
 
-def fake_quantize(x: torch.Tensor, dim: int | None = None) -> torch.Tensor:
+def fake_quantize(x: torch.Tensor, dim: int | None = None, levels: int = 255) -> torch.Tensor:
     """Mirror of `quant.quant_params`, `quant.quantize` and `quant.dequantize` in turn, per tensor
     (dim None) or per slice along `dim` (the dimension reduced: 0 for u's columns, 1 for v's rows).
     The backward pass treats the rounding as the identity (straight-through), as the released code does."""
@@ -26,20 +26,22 @@ def fake_quantize(x: torch.Tensor, dim: int | None = None) -> torch.Tensor:
         lo, hi = x.min().clamp(max=0), x.max().clamp(min=0)
     else:
         lo, hi = x.amin(dim, keepdim=True).clamp(max=0), x.amax(dim, keepdim=True).clamp(min=0)
-    scale = ((hi - lo) / 255).detach()
+    scale = ((hi - lo) / levels).detach()
     safe = torch.where(scale > 0, scale, torch.ones_like(scale))
-    zero_point = torch.where(scale > 0, torch.round(255 - hi.detach() / safe).clamp(0, 255), torch.zeros_like(scale))
-    codes = torch.where(scale > 0, torch.round(zero_point + x / safe), zero_point).clamp(0, 255)
+    zero_point = torch.where(scale > 0, torch.round(levels - hi.detach() / safe).clamp(0, levels),
+                             torch.zeros_like(scale))
+    codes = torch.where(scale > 0, torch.round(zero_point + x / safe), zero_point).clamp(0, levels)
     quantized = (codes - zero_point) * scale
     return x + (quantized - x).detach()
 
 
-def fake_quantize_factors(u: torch.Tensor, v: torch.Tensor, scheme: int) -> tuple[torch.Tensor, torch.Tensor]:
+def fake_quantize_factors(u: torch.Tensor, v: torch.Tensor, scheme: int,
+                          levels: int = 255) -> tuple[torch.Tensor, torch.Tensor]:
     """Mirror of `quant.quantize_keyframe` then `quant.dequantize_keyframe`: u (m, r) and v (r, n)
     as a keyframe of `scheme` carries them."""
-    if scheme == QuantScheme.PER_TENSOR:
-        return fake_quantize(u), fake_quantize(v)
-    return fake_quantize(u, 0), fake_quantize(v, 1)
+    if quant_layout(scheme) == QuantScheme.PER_TENSOR:
+        return fake_quantize(u, levels=levels), fake_quantize(v, levels=levels)
+    return fake_quantize(u, 0, levels), fake_quantize(v, 1, levels)
 
 
 def compose(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

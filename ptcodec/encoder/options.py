@@ -22,7 +22,7 @@ from typing import Any
 from ptcodec.encoder.scenes import DEFAULT_THRESHOLD
 from ptcodec.errors import PtcodecError
 from ptcodec.process.noise import RELEASED_GAMMA, RELEASED_SEED
-from ptcodec.ptv.syntax import InterpRule, LatentDtype, PrevLatentRule, QuantScheme
+from ptcodec.ptv.syntax import InterpRule, LatentDtype, PrevLatentRule, QuantScheme, coded_scheme
 
 RECIPES = ("ptcodec", "released")
 PERCEPTUAL = ("msssim", "lpips", "vgg", "none")
@@ -64,7 +64,19 @@ class StreamOptions:
     noise_seed: int = RELEASED_SEED
     gamma: tuple[int, int] = RELEASED_GAMMA
     latent_dtype: int = LatentDtype.F32
+    """The scene-init latent's format in a 1.0 stream (a 1.1 stream codes it as U8_CODED)."""
     crc: bool = True
+    coding: str = "1.0"
+    """"1.1": the coding tools of bitstream 1.1 (entropy-coded keyframes, predicted and with
+    carried models where that saves bytes, and an entropy-coded u8 scene-init latent);
+    "1.0": raw 8-bit codes, as the released Promptus code sends them."""
+    latent_bits: int = 8
+    """1.1: bits of the scene-init latent's codes."""
+    factor_bits: int = 8
+    """1.1: bits of the factor codes (the quantizer's levels are 2^bits; codes stay bytes)."""
+    rdoq_lambda: float = 0.0
+    """1.1: rate-distortion optimised quantization; the weight of distortion against rate
+    (0: plain rounding). See encoder/rdoq.py."""
 
     @property
     def rank(self) -> int:
@@ -78,7 +90,22 @@ class StreamOptions:
 
     @property
     def quant_scheme(self) -> int:
-        return QuantScheme.PER_COMPONENT if len(self.rank_ladder) > 1 else QuantScheme.PER_TENSOR
+        base = QuantScheme.PER_COMPONENT if len(self.rank_ladder) > 1 else QuantScheme.PER_TENSOR
+        return coded_scheme(base) if self.coded else base
+
+    @property
+    def levels(self) -> int:
+        """The factor quantizer's top code."""
+        return 2**self.factor_bits - 1
+
+    @property
+    def coded(self) -> bool:
+        """Whether the stream uses the coding tools of bitstream 1.1."""
+        return self.coding == "1.1"
+
+    @property
+    def scene_latent_dtype(self) -> int:
+        return LatentDtype.U8_CODED if self.coded else self.latent_dtype
 
     def check(self) -> None:
         if not self.ranks or any(r < 1 for r in self.ranks):
@@ -89,6 +116,19 @@ class StreamOptions:
             raise PtcodecError(f"the longest scene must be at least 1 frame, got {self.max_scene_length}")
         if self.scene_threshold is not None and not (math.isfinite(self.scene_threshold) and self.scene_threshold >= 0):
             raise PtcodecError(f"scene_threshold must be a number >= 0, got {self.scene_threshold}")
+        if self.coding not in CODINGS:
+            raise PtcodecError(f"unknown --coding {self.coding!r}; choose one of {', '.join(CODINGS)}")
+        for name in ("latent_bits", "factor_bits"):
+            if not 1 <= getattr(self, name) <= 8:
+                raise PtcodecError(f"{name} must be within 1..8, got {getattr(self, name)}")
+        if not (math.isfinite(self.rdoq_lambda) and self.rdoq_lambda >= 0):
+            raise PtcodecError(f"rdoq_lambda must be a number >= 0, got {self.rdoq_lambda}")
+        if not self.coded:
+            for name in CODING_1_1_SETTINGS:
+                if getattr(self, name) != getattr(StreamOptions, name):
+                    raise PtcodecError(f"{name} is a tool of bitstream 1.1: give --coding 1.1 with it")
+        elif self.latent_dtype != LatentDtype.F32:
+            raise PtcodecError("a 1.1 stream codes its latent as u8 (--latent-bits); latent_dtype is for 1.0 streams")
 
 
 @dataclass(frozen=True)
@@ -143,6 +183,12 @@ class FitOptions:
             raise PtcodecError(f"c_penalty must be a number >= 0, got {self.c_penalty}")
 
 
+CODINGS = ("1.0", "1.1")
+CODING_1_1_SETTINGS = ("latent_bits", "factor_bits", "rdoq_lambda")
+"""Settings of the 1.1 tools, described (in the stream's metadata) only when they are used, so that
+a 1.0 encode's bytes stay those of ptcodec 0.1.0."""
+
+
 def setting_names() -> set[str]:
     """Every field of StreamOptions and FitOptions, and `rank` (a one-rung ladder)."""
     return {f.name for cls in (StreamOptions, FitOptions) for f in dataclasses.fields(cls)} | {"rank"}
@@ -175,6 +221,9 @@ def split_settings(settings: Mapping[str, Any]) -> tuple[StreamOptions, FitOptio
 def describe(stream: StreamOptions, fit: FitOptions, perceptual: str) -> dict:
     """What goes into the stream's metadata unit (and must match on --resume): every setting."""
     out: dict[str, Any] = {**dataclasses.asdict(stream), **dataclasses.asdict(fit), "perceptual": perceptual}
+    if not stream.coded:
+        for name in ("coding", *CODING_1_1_SETTINGS):
+            del out[name]
     out["rank"] = stream.rank
     out["ranks"] = list(stream.rank_ladder)
     return out

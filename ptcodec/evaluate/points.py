@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ptcodec.encoder.options import CODINGS
 from ptcodec.errors import InputError
 from ptcodec.evaluate.specs import PIXEL_CODECS, CodecSpec
 from ptcodec.generators import GeneratorOptions
@@ -76,31 +77,46 @@ class PixelPoints:
 
 class PtcodecPoints:
     """ptcodec over a grid of rank and interval (`ranks=4/8,K=2/10`), or one rank ladder cut to each of
-    its rungs (`ladder=4/8/16`); `generator=` names the generator, `quality=` the fitting preset."""
+    its rungs (`ladder=4/8/16`); `generator=` names the generator, `quality=` the fitting preset.
+    `coding=1.1` uses the coding tools of bitstream 1.1, with `factor_bits=` and `rdoq=` (lambda) as
+    further grid dimensions."""
 
-    GRID = ("ranks", "K")
+    GRID = ("ranks", "K", "factor_bits", "rdoq")
+    OPTIONS = ("generator", "ranks", "K", "ladder", "quality", "steps", "coding", "factor_bits", "rdoq")
 
     def __init__(self, spec: CodecSpec) -> None:
-        unknown = set(spec.options) - {"generator", "ranks", "K", "ladder", "quality", "steps"}
+        unknown = set(spec.options) - set(self.OPTIONS)
         if unknown:
-            raise InputError(f"--codec ptcodec: unknown option {', '.join(sorted(unknown))} (generator, ranks, K, "
-                             "ladder, quality, steps)")
+            raise InputError(f"--codec ptcodec: unknown option {', '.join(sorted(unknown))} "
+                             f"({', '.join(self.OPTIONS)})")
+        coding = spec.single("coding", "1.0")
+        if coding not in CODINGS:
+            raise InputError(f"--codec ptcodec: coding={coding} is not one of {', '.join(CODINGS)}")
+        if coding == "1.0" and ({"factor_bits", "rdoq"} & set(spec.options)):
+            raise InputError("--codec ptcodec: factor_bits and rdoq are tools of coding=1.1")
         if "ranks" in spec.options and "ladder" in spec.options:
             raise InputError("--codec ptcodec: give ranks=a/b (a grid of streams) or ladder=a/b (one stream), not both")
         self.spec = spec
         self.generator_id = spec.single("generator", "reference") or "reference"
-        self.label = f"ptcodec ({self.generator_id})"
+        self.coding = coding
+        self.label = f"ptcodec ({self.generator_id})" if coding == "1.0" else f"ptcodec {coding} ({self.generator_id})"
 
     def keys(self, rates: tuple[float, ...]) -> list[dict[str, Any]]:  # noqa: ARG002 - a grid, not target rates
         quality = self.spec.single("quality", "fast")
         steps = self.spec.single("steps")
         base = {"generator": self.generator_id, "quality": quality, **({"steps": int(steps)} if steps else {})}
         intervals = [int(k) for k in self.spec.options.get("K", ("10",))]
+        tools: list[dict[str, Any]] = [{}]
+        if self.coding != "1.0":  # keys of 1.0 points stay those of earlier runs
+            tools = [{"coding": self.coding, "factor_bits": int(b), "rdoq": float(lam)}
+                     for b in self.spec.options.get("factor_bits", ("8",))
+                     for lam in self.spec.options.get("rdoq", ("0",))]
         if "ladder" in self.spec.options:
             ladder = tuple(sorted(int(r) for r in self.spec.options["ladder"]))
-            return [{**base, "ladder": list(ladder), "rank": r, "K": k} for k in intervals for r in ladder]
+            return [{**base, **t, "ladder": list(ladder), "rank": r, "K": k}
+                    for t in tools for k in intervals for r in ladder]
         ranks = [int(r) for r in self.spec.options.get("ranks", ("8",))]
-        return [{**base, "rank": r, "K": k} for r in ranks for k in intervals]
+        return [{**base, **t, "rank": r, "K": k} for t in tools for r in ranks for k in intervals]
 
     def make(self, key: dict[str, Any], clip: Clip, workdir: Path, generator_options: GeneratorOptions) -> Made:
         from ptcodec.decoder import Decoder
@@ -112,7 +128,9 @@ class PtcodecPoints:
         generator = _generator(key["generator"], generator_options)
         ranks = tuple(key.get("ladder") or [key["rank"]])
         steps = {"first_steps": key["steps"], "later_steps": key["steps"]} if "steps" in key else {}
-        stream = StreamOptions(ranks=ranks, interval=key["K"])
+        coding = {"coding": key["coding"], "factor_bits": key["factor_bits"], "rdoq_lambda": key["rdoq"]} \
+            if "coding" in key else {}
+        stream = StreamOptions(ranks=ranks, interval=key["K"], **coding)
         fitting = FitOptions(quality=key["quality"], **steps)
         height, width = clip.frames.shape[1:3]
         encoder = Encoder(generator, stream, fitting, width=width, height=height, fps=clip.fps,

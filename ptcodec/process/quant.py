@@ -20,14 +20,15 @@ from ptcodec.ptv.syntax import QuantScheme, quant_layout
 from ptcodec.ptv.units import Keyframe
 
 
-def quant_params(x: np.ndarray, axis: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(scale, zero_point) as float32, per tensor (axis None) or reduced over `axis`."""
+def quant_params(x: np.ndarray, axis: int | None = None, levels: int = 255) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, zero_point) as float32, per tensor (axis None) or reduced over `axis`; the range
+    spans codes 0..levels (255: 8 bits, the released code; fewer: coarser codes for a 1.1 stream)."""
     x = np.asarray(x, dtype=np.float32)
     lo = np.minimum(x.min(axis=axis), np.float32(0))
     hi = np.maximum(x.max(axis=axis), np.float32(0))
-    scale = ((hi - lo) / np.float32(255)).astype(np.float32)
+    scale = ((hi - lo) / np.float32(levels)).astype(np.float32)
     safe = np.where(scale > 0, scale, np.float32(1))
-    zero_point = np.clip(np.round(np.float32(255) - hi / safe), 0, 255).astype(np.float32)
+    zero_point = np.clip(np.round(np.float32(levels) - hi / safe), 0, levels).astype(np.float32)
     zero_point = np.where(scale > 0, zero_point, np.float32(0)).astype(np.float32)
     return scale, zero_point
 
@@ -47,20 +48,20 @@ def dequantize(codes: np.ndarray, scale: np.ndarray, zero_point: np.ndarray) -> 
     return (diff * np.asarray(scale, dtype=np.float32)).astype(np.float32)
 
 
-def quantize_keyframe(frame_index: int, u: np.ndarray, v: np.ndarray, scheme: int) -> Keyframe:
-    """Quantize float factors u (m, r) and v (r, n) into a keyframe unit."""
+def quantize_keyframe(frame_index: int, u: np.ndarray, v: np.ndarray, scheme: int, levels: int = 255) -> Keyframe:
+    """Quantize float factors u (m, r) and v (r, n) into a keyframe unit (codes 0..levels)."""
     u = np.asarray(u, dtype=np.float32)
     v = np.asarray(v, dtype=np.float32)
     rank = u.shape[1]
     params: tuple[tuple[float, ...], ...]  # (u_scale, u_zero_point, v_scale, v_zero_point)
     if quant_layout(scheme) == QuantScheme.PER_TENSOR:
-        us, uz = quant_params(u)
-        vs, vz = quant_params(v)
+        us, uz = quant_params(u, levels=levels)
+        vs, vz = quant_params(v, levels=levels)
         uq, vq = quantize(u, us, uz), quantize(v, vs, vz)
         params = ((float(us),), (float(uz),), (float(vs),), (float(vz),))
     else:
-        us, uz = quant_params(u, axis=0)
-        vs, vz = quant_params(v, axis=1)
+        us, uz = quant_params(u, axis=0, levels=levels)
+        vs, vz = quant_params(v, axis=1, levels=levels)
         uq, vq = quantize(u, us[None, :], uz[None, :]), quantize(v, vs[:, None], vz[:, None])
         params = tuple(tuple(float(x) for x in arr) for arr in (us, uz, vs, vz))
     u_scale, u_zero_point, v_scale, v_zero_point = params

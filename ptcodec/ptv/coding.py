@@ -67,16 +67,24 @@ class FactorCoding:
             return self.model.copy()
         return factors.new_model()
 
-    def step(self, unit: Unit) -> Unit:
-        """Pass a unit in stream order: a parsed coded keyframe comes back with its codes."""
+    def step(self, unit: Unit, *, encode: bool = False) -> Unit:
+        """Pass a unit in stream order. A coded keyframe with coded_factors comes back with its
+        codes decoded from them (F34 to F37); one given only as codes, with `encode`, comes back
+        with its coded form."""
         if isinstance(unit, SceneInit):
             self.scene_start()
         elif isinstance(unit, Keyframe):
-            if unit.coded and not unit.u:
-                unit = self.decode(unit)
-            else:
-                self._advance(unit, None)
+            return self.keyframe(unit, encode=encode)
         return unit
+
+    def keyframe(self, k: Keyframe, *, encode: bool = False) -> Keyframe:
+        """`step` for a keyframe."""
+        if not k.coded:
+            self._advance(k, None)
+            return k
+        if k.coded_factors or not encode:
+            return self.decode(dataclasses.replace(k, u=b"", v=b""))
+        return self.encode(k)
 
     def decode(self, k: Keyframe) -> Keyframe:
         from ptcodec.entropy import factors
@@ -91,36 +99,37 @@ class FactorCoding:
         return k
 
     def encode(self, k: Keyframe, *, predicted: bool | None = None, carry_models: bool | None = None) -> Keyframe:
-        """Code a coded keyframe's codes. None chooses: every allowed combination is tried
-        and the shortest kept (ties to the simpler)."""
+        """Code a coded keyframe's codes. A flag left None is chosen: every allowed value is
+        tried and the shortest coding kept (the first, simplest, on ties)."""
         from ptcodec.entropy import factors
 
         if not k.coded:
             self._advance(k, None)
             return k
-        options = [(p, c) for p in ((False, True) if predicted is None else (predicted,))
-                   for c in ((False, True) if carry_models is None else (carry_models,))]
-        best: tuple[bytes, np.ndarray, Keyframe] | None = None
-        for p, c in options:
-            trial = dataclasses.replace(k, predicted=p, carry_models=c)
-            try:
-                self.check_predecessor(trial)
-            except InvalidValueError:
-                if predicted is None and carry_models is None or (p, c) not in [(predicted, carry_models)]:
-                    continue
-                raise
+        trials = [dataclasses.replace(k, predicted=p, carry_models=c)
+                  for p in ((False, True) if predicted is None else (predicted,))
+                  for c in ((False, True) if carry_models is None else (carry_models,))]
+        best: tuple[Keyframe, np.ndarray] | None = None
+        for trial in trials:
+            if len(trials) > 1 and not self.allows(trial):
+                continue
+            self.check_predecessor(trial)
             centre_u, centre_v = self._centres(trial)
             model = self._start_model(trial)
-            data = factors.encode(trial.u_codes(), trial.v_codes(), centre_u, centre_v, p, model)
-            if best is None or len(data) < len(best[0]):
-                best = (data, model, trial)
-        if best is None:
-            raise InvalidValueError("no previous keyframe to predict from or carry models from",
-                                    field="keyframe.coding")
-        data, model, trial = best
-        k = dataclasses.replace(trial, coded_factors=data)
-        self._advance(k, model)
-        return k
+            data = factors.encode(trial.u_codes(), trial.v_codes(), centre_u, centre_v, trial.predicted, model)
+            if best is None or len(data) < len(best[0].coded_factors):
+                best = (dataclasses.replace(trial, coded_factors=data), model)
+        assert best is not None, "intra coding without carried models is always allowed"
+        self._advance(*best)
+        return best[0]
+
+    def allows(self, k: Keyframe) -> bool:
+        """Whether k's predicted and carry_models flags are allowed here (F37)."""
+        try:
+            self.check_predecessor(k)
+        except InvalidValueError:
+            return False
+        return True
 
     def _advance(self, k: Keyframe, model: np.ndarray | None) -> None:
         self.previous = k

@@ -9,7 +9,6 @@ raises a `PtvError` that names the file, byte offset, unit and field.
 from __future__ import annotations
 
 import dataclasses
-
 import io
 import os
 from collections import deque

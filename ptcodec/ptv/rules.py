@@ -8,7 +8,6 @@ forbidden values ("F" numbers in spec/ptv.md).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from collections import deque
@@ -46,7 +45,7 @@ def _defined(value: int, enum_type, name: str) -> None:
 
 def check_sequence_header(h: SequenceHeader) -> None:
     """F9 to F17, and F31 for frame_count."""
-    if h.version_minor == syntax.VERSION_MINOR and h.extension_data:
+    if h.version_minor <= syntax.VERSION_MINOR and h.extension_data:
         raise InvalidValueError(
             f"version {h.version_major}.{h.version_minor} header has {len(h.extension_data)} bytes after its last field",
             field="extension_data",
@@ -127,7 +126,8 @@ def check_keyframe(k: Keyframe, h: SequenceHeader) -> None:
 
 
 def check_scene_init(s: SceneInit, h: SequenceHeader) -> None:
-    """F23, and for u8 latents F33 (a 1.1 dtype in a 1.0 stream), F21 (their parameters) and F34 to F36."""
+    """F23, and for u8 latents F33 (a 1.1 dtype in a 1.0 stream), F22 (data shorter than its parameters),
+    F21 (their parameters) and F34 to F36."""
     if (s.channels, s.height, s.width) != h.latent_shape:
         raise InvalidValueError(
             f"latent shape {(s.channels, s.height, s.width)} disagrees with the sequence header {h.latent_shape}",
@@ -137,6 +137,9 @@ def check_scene_init(s: SceneInit, h: SequenceHeader) -> None:
         if h.version_minor == 0:
             raise InvalidValueError(f"a version 1.0 stream holds a latent of version 1.1 dtype {s.dtype}",
                                     field="scene_init.dtype")
+        if len(s.data) < 8 * s.channels:
+            raise InvalidValueError(f"u8 latent data of {len(s.data)} bytes is shorter than its {8 * s.channels} "
+                                    "bytes of parameters", field="scene_init.data")
         scales, zero_points = s.latent_params()
         if not (np.isfinite(scales).all() and (scales >= 0).all()):
             raise InvalidValueError("a latent scale is NaN, infinite or negative", field="scene_init.scales")
@@ -255,12 +258,7 @@ class StreamRules:
             check_frame_index(unit.frame_index, h)
             check_frame_gap(self.last_keyframe, unit.frame_index, h, to="keyframe")
             self._check_keyframe_rate(unit.frame_index)
-            if unit.coded and encode and not unit.coded_factors:
-                unit = self.coding.encode(unit)
-            elif unit.coded:
-                unit = self.coding.decode(dataclasses.replace(unit, u=b"", v=b""))
-            else:
-                self.coding.step(unit)
+            unit = self.coding.keyframe(unit, encode=encode)
             self.last_keyframe = unit.frame_index
             self.pending_scene = None
         elif isinstance(unit, Metadata):

@@ -19,7 +19,7 @@ import numpy as np
 from ptcodec.errors import CrcMismatchError, InvalidValueError, PtvError, TruncatedError
 from ptcodec.ptv import syntax
 from ptcodec.ptv.levels import LEVELS
-from ptcodec.ptv.syntax import LatentDtype, QuantScheme, UnitType
+from ptcodec.ptv.syntax import LatentDtype, UnitType
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,8 @@ class SequenceHeader:
     quant_schemes: int
     noise_rule: int = syntax.NoiseRule.NUMPY_LEGACY_GAUSSIAN
     version_major: int = syntax.VERSION_MAJOR
-    version_minor: int = syntax.VERSION_MINOR
+    version_minor: int = 0
+    """1 when the stream may use a version 1.1 tool; a stream without one says 1.0."""
     extension_data: bytes = b""
 
     @property
@@ -120,8 +121,8 @@ class SceneInit:
         if dtype in (LatentDtype.U8, LatentDtype.U8_CODED):
             if not 1 <= bits <= 8:
                 raise ValueError(f"latent bits {bits} is not in 1..8")
-            lo = arr.min(axis=(1, 2)).astype(np.float32)
-            hi = arr.max(axis=(1, 2)).astype(np.float32)
+            lo = np.minimum(arr.min(axis=(1, 2)), np.float32(0)).astype(np.float32)  # the range holds 0, as a
+            hi = np.maximum(arr.max(axis=(1, 2)), np.float32(0)).astype(np.float32)  # zero point in 0..L needs
             scales = ((hi - lo) / np.float32(2**bits - 1)).astype(np.float32)
             safe = np.where(scales > 0, scales, np.float32(1))
             zero_points = np.clip(np.rint(-lo / safe), 0, 2**bits - 1).astype(np.float32)
@@ -140,8 +141,8 @@ class SceneInit:
         elif dtype == LatentDtype.F16:
             data = arr.astype("<f2").tobytes()
         elif dtype == LatentDtype.BF16:
-            bits = arr.view(np.uint32).astype(np.uint64)
-            rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
+            words = arr.view(np.uint32).astype(np.uint64)
+            rounded = (words + 0x7FFF + ((words >> 16) & 1)) >> 16
             data = rounded.astype("<u2").tobytes()
         else:
             raise ValueError(f"unknown latent dtype {dtype}")
@@ -298,7 +299,8 @@ def decode_payload(unit_type: int, payload: bytes, header: SequenceHeader | None
     if kind != UnitType.SEQUENCE_HEADER and header is None:
         raise InvalidValueError(f"{kind.name.lower()} unit before the sequence header", field="unit_type")
     definition = syntax.KEYFRAME_COMPILED if kind == UnitType.KEYFRAME else syntax.PAYLOADS[kind]
-    if kind == UnitType.KEYFRAME and len(payload) > syntax.SCHEME_OFFSET and payload[syntax.SCHEME_OFFSET] in syntax.CODED_SCHEMES:
+    coded = len(payload) > syntax.SCHEME_OFFSET and payload[syntax.SCHEME_OFFSET] in syntax.CODED_SCHEMES
+    if kind == UnitType.KEYFRAME and coded:
         return _decode_coded_keyframe(payload, header)
     raw = run_construct(definition.parse, payload, short=InvalidValueError, **parse_params(header))
     if kind == UnitType.SEQUENCE_HEADER:
