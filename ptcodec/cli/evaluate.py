@@ -53,6 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                      "(one-time bytes left out: header, scene-init latents, the first keyframe) or keyframe "
                      "(keyframe payload only, the paper's count)")
     rep.add_argument("--bd", choices=["pchip", "cubic"], default="pchip", help="BD-rate interpolation (default pchip)")
+    rep.add_argument("--anchor", dest="anchors", action="append", metavar="LABEL_OR_CODEC",
+                     help="compare every curve against this one (a label such as 'ptcodec (reference)', or a "
+                     "codec); repeat for several; default: every codec but ptcodec")
     rep.add_argument("--strict", action="store_true",
                      help="fail, rather than leave it out with a note, when the paper's table cannot be filled "
                      "(it is filled only from sd-turbo results)")
@@ -91,7 +94,8 @@ def run_run(args: argparse.Namespace) -> int:
 def run_report(args: argparse.Namespace) -> int:
     from ptcodec.evaluate.report import write_report
 
-    files = write_report([str(d) for d in args.runs], str(args.out), rate=args.rate, method=args.bd, strict=args.strict)
+    files = write_report([str(d) for d in args.runs], str(args.out), rate=args.rate, method=args.bd, baselines=args.anchors,
+                         strict=args.strict)
     print(f"{files.report}: {len(files.plots)} plots, {files.bd_csv}, {files.points_csv}")
     for section, why in files.paper_refused.items():
         print(f"ptcodec: note: no paper table for {section} content: {why}")
