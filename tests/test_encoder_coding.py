@@ -132,3 +132,18 @@ def test_a_coded_stream_round_trips_through_serialize():
     _, parsed = units(data)
     assert parsed[1].u == k.u and parsed[1].v == k.v
     assert np.abs(parsed[0].latent() - latent).max() <= (latent.max() - latent.min()) / 255 / 2 * 1.001
+
+
+def test_target_kbps_takes_the_largest_rank_that_fits():
+    from ptcodec.encoder.targets import for_target, keyframe_kbps
+
+    dims = dict(tokens=77, embed_dim=1024, fps=Fraction(30))
+    # The sky import's keyframes: rank 8 every 10 frames, 8,808 code bytes each, 212 kbit/s (`ptcodec info`).
+    assert keyframe_kbps(8, interval=10, bits_per_code=8.0, **dims) == pytest.approx(212.0, abs=1.0)
+    assert for_target(StreamOptions(), 213, **dims).ranks == (8,)
+    assert for_target(StreamOptions(), 211, **dims).ranks == (7,)
+    assert for_target(StreamOptions(), 1, **dims).ranks == (1,)
+    coded = for_target(StreamOptions(coding="1.1"), 213, **dims)
+    assert coded.rank > 8  # the same rate buys more rank once entropy-coded
+    assert keyframe_kbps(coded.rank, interval=10, bits_per_code=6.95 * (0.85 if coded.rdoq_lambda else 1), **dims) <= 213
+    assert for_target(StreamOptions(), 500, **dims).rdoq_lambda == 0.0  # 1.0 has no RDOQ

@@ -68,6 +68,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                       "per-component scales) that `ptcodec truncate` cuts to any of its ranks")
     rank.add_argument("--ranks", dest="ranks", type=ranks, metavar="R,R,...", default=SUPPRESS,
                       help="the same as --rank with a ladder")
+    rank.add_argument("--target-kbps", type=positive_float, metavar="KBPS",
+                      help="choose the rank (and, with --coding 1.1, the --rdoq lambda) whose keyframes take about "
+                      "this rate, from the measured bits per code (ptcodec/encoder/targets.py); open loop: the "
+                      "scene-init latent and header come on top")
     g.add_argument("--interval", "-K", type=positive, default=SUPPRESS,
                    help=f"frames between keyframes (default {S.interval})")
     g.add_argument("--quality", choices=list(PRESETS), default=SUPPRESS, help=f"fitting budget preset (default {F.quality})")
@@ -176,8 +180,8 @@ def run_transcode(args: argparse.Namespace) -> int:
             result = transcode_file(
                 args.input, args.output, stream, fitting, generator=args.generator,
                 generator_options=generator_options(args), size=args.size, crop=args.crop, fps=args.fps,
-                start=args.start_frame, max_frames=args.frames, resume=args.resume, progress=bars,
-                on_keyframe=keyframe, on_kept=lambda path, count: kept.append((path, count)),
+                start=args.start_frame, max_frames=args.frames, resume=args.resume, target_kbps=args.target_kbps,
+                progress=bars, on_keyframe=keyframe, on_kept=lambda path, count: kept.append((path, count)),
                 critical=signals.deferred,
             )
     finally:  # after the bar is closed, so that the line stands on its own
@@ -186,6 +190,9 @@ def run_transcode(args: argparse.Namespace) -> int:
                 print(f"ptcodec: the unfinished stream is kept as {path} ({count} keyframes done); "
                       "run the same command with --resume to continue it")
     r = result.report
+    if args.target_kbps is not None and not args.quiet:
+        print(f"ptcodec: --target-kbps {args.target_kbps:g} chose rank {result.stream.rank}"
+              + (f", RDOQ lambda {result.stream.rdoq_lambda:g}" if result.stream.rdoq_lambda else ""))
     resumed = f" ({result.resumed_keyframes} kept from the partial stream)" if args.resume else ""
     print(f"{result.output}: {r.frames} frames {result.header.width}x{result.header.height}, "
           f"{len(r.scene_starts)} scene(s), {len(r.keyframes)} keyframes{resumed}, {result.bytes:,} bytes, "

@@ -23,6 +23,7 @@ from fractions import Fraction
 from ptcodec.decoder import DecodedFrame
 from ptcodec.encoder import Encoder, EncodeReport, FitOptions, KeyframeReport, StreamOptions
 from ptcodec.encoder.resume import Critical, PartialOutput
+from ptcodec.encoder.targets import for_target
 from ptcodec.errors import InputError
 from ptcodec.generators import GeneratorOptions, load_generator
 from ptcodec.jobs.progress import Progress
@@ -45,6 +46,8 @@ class TranscodeResult:
     bytes: int
     resumed_keyframes: int = 0
     """Keyframes taken from the partial stream of an interrupted encode, not fitted again."""
+    stream: StreamOptions = StreamOptions()
+    """The stream options encoded with (--target-kbps chooses their rank)."""
 
     @property
     def seconds_of_video(self) -> float:
@@ -59,7 +62,8 @@ def transcode_file(
     source: str | os.PathLike[str], output: str | os.PathLike[str], stream: StreamOptions = StreamOptions(),
     fitting: FitOptions = FitOptions(), *, generator: str = "reference", generator_options: GeneratorOptions | None = None,
     size: tuple[int, int] | None = None, crop: str = "crop", fps: Fraction | None = None, start: int = 0,
-    max_frames: int | None = None, resume: bool = False, progress: Progress | None = None,
+    max_frames: int | None = None, resume: bool = False, target_kbps: float | None = None,
+    progress: Progress | None = None,
     on_frame: Callable[[DecodedFrame], None] | None = None,
     on_keyframe: Callable[[KeyframeReport], None] | None = None, on_kept: Kept | None = None,
     critical: Critical = contextlib.nullcontext,
@@ -67,7 +71,8 @@ def transcode_file(
     """Encode `source` into `output` (a .ptv stream; Matroska for a .mkv name). `crop`: "crop" or
     "keep" the aspect ratio within `size`. `progress("encoding", done, total)` counts fitting work;
     `on_frame` sees each closed-loop frame (what a decoder will output), `on_keyframe` each keyframe's
-    fit; `on_kept` hears of a partial
+    fit; `target_kbps` chooses the rank (and a 1.1 stream's RDOQ lambda) for that rate, once the
+    frame rate is known (encoder/targets.py); `on_kept` hears of a partial
     stream left for --resume; `critical()` wraps every write (no interruption may split one)."""
     output = os.fspath(output)
     stream.check()  # before anything is read, loaded or written
@@ -87,6 +92,8 @@ def transcode_file(
         clip = load_clip(source, size=box, fit=crop, multiple=gen.downscale, fps=fps, start=start,
                          max_frames=max_frames)
         count, height, width = clip.frames.shape[:3]
+        if target_kbps is not None:
+            stream = for_target(stream, target_kbps, tokens=gen.tokens, embed_dim=gen.embed_dim, fps=clip.fps)
         report = (lambda done, left: progress("encoding", done, done + left)) if progress is not None else None
         encoder = Encoder(gen, stream, fitting, width=width, height=height, fps=clip.fps, frame_count=count,
                           resume=partial.done, on_frame=on_frame, on_keyframe=on_keyframe, on_units=partial.append,
@@ -113,7 +120,7 @@ def transcode_file(
             partial.discard()
         raise
     return TranscodeResult(encoder.header, encoder.report, partial.output, os.path.getsize(partial.output),
-                           partial.resumed_keyframes)
+                           partial.resumed_keyframes, stream)
 
 
 def _total(work: tuple[int, int]) -> tuple[int, int]:
