@@ -247,8 +247,8 @@ def make_faulty_1_1(add: Callable[..., None], base: Encoded) -> None:
                                                     + unit_bytes(k0, h)))
     add("coded_reserved_bit", "F3", "InvalidValueError", "the first coded keyframe's coding byte has a bit of "
         "reserved_zero_6bits set (0x80); crc recomputed", says("reserved")(first(reserved_zero_6bits=0x20)))
-    add("coded_overrun", "F34", "InvalidValueError", f"the first coded keyframe's coded_factors cut to their first "
-        f"{len(cf) // 2:,} of {len(cf):,} bytes: the range decoder needs a byte past the end",
+    add("coded_overrun", "F34", "InvalidValueError", "the first coded keyframe's coded_factors cut to half their "
+        "length: the range decoder needs a byte past the end",
         says("past the end")(first(coded_factors=cf[:len(cf) // 2])))
     latent = SceneInit.from_latent(0, scene.latent(), LatentDtype.U8_CODED)
     cut = dataclasses.replace(latent, data=latent.data[:len(latent.data) - (len(latent.data) - 8 * scene.channels) // 2])
