@@ -72,6 +72,21 @@ def test_a_changed_element_changes_only_its_own_bytes():
         payload(key, header, colour=1)
 
 
+def test_a_coded_keyframes_coding_bits_are_set_by_name():
+    """CODED_KEYFRAME (spec 7.1): after frame_index, rank, quant_scheme and 16 bytes of per-tensor parameters
+    comes the coding byte, reserved_zero_6bits in its top 6 bits, then predicted, then carry_models."""
+    header, records = stream("coded_per_tensor")
+    key = records[2].unit
+    assert isinstance(key, Keyframe) and key.quant_scheme == 3 and not key.predicted and not key.carry_models
+    valid_key = encode_payload(key, header)
+    assert valid_key[22] == 0 and valid_key[23:] == key.coded_factors
+    for name, value, byte in (("predicted", True, 0x02), ("carry_models", True, 0x01),
+                              ("reserved_zero_6bits", 1, 0x04), ("reserved_zero_6bits", 0x20, 0x80)):
+        changed = payload(key, header, **{name: value})
+        assert differing(changed, valid_key) == [22] and changed[22] == byte, name
+    assert payload(key, header, coded_factors=b"\x01\x02\x03") == valid_key[:23] + b"\x01\x02\x03"
+
+
 def test_the_raw_builder_writes_values_the_writer_refuses():
     header, records = stream("basic")
     key = records[2].unit

@@ -85,6 +85,22 @@ ELEMENT_MAP: dict[str, Cover] = {
     "QUANT_PARAMS_PER_COMPONENT.u_zero_points": Cover([["field:keyframe.u_zero_point[quant_scheme=1]"]]),
     "QUANT_PARAMS_PER_COMPONENT.v_scales": Cover([["field:keyframe.v_scale[quant_scheme=1]"]]),
     "QUANT_PARAMS_PER_COMPONENT.v_zero_points": Cover([["field:keyframe.v_zero_point[quant_scheme=1]"]]),
+    # Version 1.1. A coded keyframe's elements are covered by both coded schemes; its coding byte's flags
+    # by each coding (intra, predicted, carried models), its reserved bits by their faulty vector.
+    **{f"CODED_KEYFRAME.{name}": Cover(requires=(f"field:keyframe.{name}[quant_scheme=2]",
+                                                 f"field:keyframe.{name}[quant_scheme=3]"))
+       for name in ("frame_index", "rank", "quant_scheme", "coded_factors")},
+    "CODED_KEYFRAME.quant_params": Cover(requires=("feature:keyframe.quant_scheme=2",
+                                                   "feature:keyframe.quant_scheme=3")),
+    "CODED_KEYFRAME.reserved_zero_6bits": Cover([["feature:keyframe.quant_scheme=3"]], ("rule:F3",)),
+    "CODED_KEYFRAME.predicted": Cover(requires=("feature:keyframe.coding=intra", "feature:keyframe.coding=predicted",
+                                                "feature:keyframe.coding=predicted+carry_models")),
+    "CODED_KEYFRAME.carry_models": Cover(requires=("feature:keyframe.coding=intra",
+                                                   "feature:keyframe.coding=carry_models",
+                                                   "feature:keyframe.coding=predicted+carry_models")),
+    # A u8 latent's parameters are the first bytes of its data (dtypes 3 and 4).
+    "LATENT_U8_PARAMS.scales": Cover(requires=("feature:scene_init.dtype=3", "feature:scene_init.dtype=4")),
+    "LATENT_U8_PARAMS.zero_points": Cover(requires=("feature:scene_init.dtype=3", "feature:scene_init.dtype=4")),
     # Metadata entries are stored as (key, value) pairs; padding as its size.
     "METADATA_ENTRY.key": Cover([["feature:metadata.entries>0"]]),
     "METADATA_ENTRY.value_size": Cover([["feature:metadata.entries>0"]]),

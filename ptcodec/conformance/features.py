@@ -29,6 +29,15 @@ SMALLEST_NORMAL = 2.0**-126
 """The smallest normal binary32; a positive scale below it is subnormal."""
 
 
+def coding_feature(k: Keyframe) -> str:
+    """How a coded keyframe is coded (version 1.1, spec 7.5)."""
+    if k.predicted and k.carry_models:
+        return "keyframe.coding=predicted+carry_models"
+    if k.predicted:
+        return "keyframe.coding=predicted"
+    return "keyframe.coding=carry_models" if k.carry_models else "keyframe.coding=intra"
+
+
 def features(header: SequenceHeader, records: list[UnitRecord]) -> list[str]:
     """What a stream exercises, as feature names (the vocabulary is listed in conformance/README.md)."""
     out = {
@@ -55,6 +64,7 @@ def features(header: SequenceHeader, records: list[UnitRecord]) -> list[str]:
     keyframes = [r.unit for r in records if isinstance(r.unit, Keyframe)]
     scenes = [r.unit for r in records if isinstance(r.unit, SceneInit)]
     seen_frame = False
+    scene_keyframes = 0
     for record in records:
         unit = record.unit
         if record.layer_id is not None:
@@ -73,8 +83,14 @@ def features(header: SequenceHeader, records: list[UnitRecord]) -> list[str]:
             out.add("unit.reserved")
         elif isinstance(unit, SceneInit):
             out.add(f"scene_init.dtype={unit.dtype}")
+            scene_keyframes = 0
         elif isinstance(unit, Keyframe):
             out.add(f"keyframe.quant_scheme={unit.quant_scheme}")
+            if unit.coded:
+                out.add(coding_feature(unit))
+                if scene_keyframes == 0 and len(scenes) > 1 and unit.frame_index > 0:
+                    out.add("keyframe.coded_scene_restart")
+            scene_keyframes += 1
             out.add(f"keyframe.rank={unit.rank}")
             if unit.rank == LEVELS[header.level].max_rank:
                 out.add("keyframe.rank=level_max")

@@ -15,7 +15,7 @@ from pathlib import Path
 from ptcodec.conformance.make.encodings import encodings
 from ptcodec.conformance.make.faulty import make_faulty
 from ptcodec.conformance.make.matroska import write_mkv
-from ptcodec.conformance.make.valid import make_sky, make_valid
+from ptcodec.conformance.make.valid import make_sky, make_valid, make_version_1_1
 from ptcodec.conformance.make.writer import VectorWriter, write_faulty_readme
 
 SKY = "sky_import"
@@ -37,6 +37,7 @@ def generate(root: Path, names: list[str], source: Path | None = None, sky: Path
     enc = encodings(gen, wanted, source)
     w = VectorWriter(root, gen, only)
     make_valid(w, enc, only)
+    make_version_1_1(w, enc, only)
     if only(SKY):
         if sky is not None:
             make_sky(w, sky)

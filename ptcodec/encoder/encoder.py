@@ -44,7 +44,7 @@ from ptcodec.generators.base import Generator
 from ptcodec.metrics import psnr
 from ptcodec.process.pixels import to_signed
 from ptcodec.process.quant import quantize_keyframe
-from ptcodec.ptv import MAGIC, Metadata, Packet, SceneInit, SequenceHeader, Unit, build_unit, smallest_level
+from ptcodec.ptv import MAGIC, Metadata, Packet, SceneInit, SequenceHeader, Unit, build_unit, smallest_level, syntax
 from ptcodec.ptv.coding import FactorCoding
 
 
@@ -110,7 +110,7 @@ def make_header(generator: Generator, options: StreamOptions, width: int, height
         frame_count=frame_count, tokens=gen.tokens, embed_dim=gen.embed_dim, latent_channels=gen.latent_channels,
         latent_downscale=gen.downscale, noise_seed=opts.noise_seed, gamma_num=opts.gamma[0], gamma_den=opts.gamma[1],
         prev_latent_rule=opts.prev_latent_rule, interp_rule=opts.interp_rule, quant_schemes=1 << opts.quant_scheme,
-        version_minor=1 if opts.coded else 0,
+        version_minor=syntax.lowest_version_minor(1 << opts.quant_scheme, opts.scene_latent_dtype),
     )
 
 

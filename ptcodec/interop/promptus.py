@@ -282,6 +282,7 @@ def import_promptus(
         gamma_num=RELEASED_GAMMA[0],
         gamma_den=RELEASED_GAMMA[1],
         quant_schemes=1 << QuantScheme.PER_TENSOR,
+        version_minor=0,  # no version 1.1 tool: the import is a 1.0 stream (ptcodec recode adds them)
     )
     units: list[tuple[Path, Unit]] = [(root / INIT_FILE, SceneInit.from_latent(0, init))]
     units += [(root / f"frame_{index:05d}.prompt", _keyframe(index, p)) for index, p in prompts]

@@ -32,8 +32,16 @@ def _jsonable(value: object, hash_over: int | None) -> object:
     return value
 
 
+CODED_ONLY = frozenset({"predicted", "carry_models", "coded_factors"})
+"""Keyframe fields that only a coded scheme's syntax has (an uncoded keyframe's dump leaves them out)."""
+
+
 def unit_fields(unit: object, hash_over: int | None = None) -> dict:
-    return {f.name: _jsonable(getattr(unit, f.name), hash_over) for f in dataclasses.fields(unit)}  # type: ignore[arg-type]
+    from ptcodec.ptv.units import Keyframe
+
+    skip = CODED_ONLY if isinstance(unit, Keyframe) and not unit.coded else frozenset()
+    return {f.name: _jsonable(getattr(unit, f.name), hash_over)
+            for f in dataclasses.fields(unit) if f.name not in skip}  # type: ignore[arg-type]
 
 
 def record_dict(record: UnitRecord, hash_over: int | None = None) -> dict:

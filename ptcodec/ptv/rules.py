@@ -45,7 +45,7 @@ def _defined(value: int, enum_type, name: str) -> None:
 
 def check_sequence_header(h: SequenceHeader) -> None:
     """F9 to F17, and F31 for frame_count."""
-    if h.version_minor <= syntax.VERSION_MINOR and h.extension_data:
+    if h.version_minor == 0 and h.extension_data:
         raise InvalidValueError(
             f"version {h.version_major}.{h.version_minor} header has {len(h.extension_data)} bytes after its last field",
             field="extension_data",

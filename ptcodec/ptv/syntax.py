@@ -85,6 +85,13 @@ VERSION_1_1_SCHEMES = CODED_SCHEMES
 VERSION_1_1_DTYPES = frozenset({LatentDtype.U8, LatentDtype.U8_CODED})
 
 
+def lowest_version_minor(quant_schemes: int, latent_dtype: int) -> int:
+    """The version_minor a stream with these tools needs: 0 unless it uses a version 1.1 tool,
+    so that a stream which uses none stays a version 1.0 stream, byte for byte (spec 5.2)."""
+    uses_1_1 = any(quant_schemes & (1 << s) for s in VERSION_1_1_SCHEMES) or latent_dtype in VERSION_1_1_DTYPES
+    return 1 if uses_1_1 else 0
+
+
 def quant_layout(quant_scheme: int) -> QuantScheme:
     """The uncoded scheme with the same quantization parameters (PER_TENSOR or PER_COMPONENT)."""
     return QuantScheme.PER_TENSOR if quant_scheme in PER_TENSOR_SCHEMES else QuantScheme.PER_COMPONENT

@@ -333,12 +333,7 @@ def encode_payload(unit: Unit, header: SequenceHeader | None) -> bytes:
     if isinstance(unit, Keyframe) and unit.coded:
         if not unit.coded_factors:
             raise ValueError("a coded keyframe needs its coded_factors (ptv.coding.FactorCoding.encode)")
-        params = parse_params(header)
-        return run_construct(syntax.CODED_KEYFRAME.build, {
-            "frame_index": unit.frame_index, "rank": unit.rank, "quant_scheme": unit.quant_scheme,
-            "quant_params": quant_params_to_syntax(unit),
-            "coding": {"predicted": unit.predicted, "carry_models": unit.carry_models},
-            "coded_factors": unit.coded_factors}, **params)
+        return run_construct(syntax.CODED_KEYFRAME.build, syntax_values(unit), **parse_params(header))
     definition = syntax.PAYLOADS[UnitType(unit_type_of(unit))]
     params = parse_params(unit if isinstance(unit, SequenceHeader) else header)
     return run_construct(definition.build, syntax_values(unit), **params)
@@ -350,6 +345,11 @@ def syntax_values(unit: Unit) -> dict:
         return _fields_to_syntax(syntax.SEQUENCE_HEADER, unit)
     if isinstance(unit, SceneInit):
         return _fields_to_syntax(syntax.SCENE_INIT, unit)
+    if isinstance(unit, Keyframe) and unit.coded:
+        return {"frame_index": unit.frame_index, "rank": unit.rank, "quant_scheme": unit.quant_scheme,
+                "quant_params": quant_params_to_syntax(unit),
+                "coding": {"predicted": unit.predicted, "carry_models": unit.carry_models},
+                "coded_factors": unit.coded_factors}
     if isinstance(unit, Keyframe):
         return _fields_to_syntax(syntax.KEYFRAME, unit, quant_params=quant_params_to_syntax(unit))
     if isinstance(unit, Metadata):

@@ -98,7 +98,9 @@ ENCODINGS: dict[str, Callable[[object], Encoded]] = {
 }
 """Each encoder run, by the name of the valid vector that holds it as it came out of the encoder."""
 USES = {"syntax_extras": "basic", "edge_values": "basic", "empty": "basic", "ladder_r8": "ladder",
-        "ladder_r1": "ladder", "ladder_mixed": "ladder"}
+        "ladder_r1": "ladder", "ladder_mixed": "ladder", "coded_per_tensor": "basic", "coded_per_component": "ladder",
+        "coded_predicted": "basic", "coded_carry_models": "basic", "coded_predicted_carry": "basic",
+        "coded_scenes": "scenes", "latent_u8": "basic", "latent_u8_coded": "basic", "version_1_1_plain": "basic"}
 """Valid vectors made from another vector's encoding; every faulty vector is made from basic's."""
 
 

@@ -19,7 +19,8 @@ from ptcodec.conformance.make.encodings import Encoded
 from ptcodec.conformance.make.raw import frame_unit, payload, unit_bytes
 from ptcodec.conformance.make.writer import VectorWriter
 from ptcodec.conformance.vectors import ERROR_CLASSES
-from ptcodec.ptv import MAGIC, Keyframe, SceneInit, UnitType
+from ptcodec.errors import PtvError
+from ptcodec.ptv import MAGIC, Keyframe, LatentDtype, SceneInit, SequenceHeader, UnitType, read_all
 from ptcodec.ptv.levels import LEVELS
 from ptcodec.ptv.units import encode_payload
 
@@ -194,6 +195,118 @@ def make_faulty(w: VectorWriter, base: Encoded, only: Callable[[str], bool]) -> 
     add("frame_gap_held_tail", "F32", "LimitExceededError", f"keyframes at frames 0 and 3 and frame_count "
         f"{max_gap + 4:,}: the last keyframe spans {max_gap + 1:,} frames, level {h.level} allows {max_gap:,}",
         MAGIC + head(frame_count=max_gap + 4) + s_bytes + k0_bytes + k1_bytes)
+
+
+    make_faulty_1_1(add, base)
+
+
+def make_faulty_1_1(add: Callable[..., None], base: Encoded) -> None:
+    """The forbidden values of the version 1.1 tools (F33 to F37, and F3 and F21 for their new fields).
+
+    Each is edited from basic coded with scheme 3 (intra, then predicted and carrying models) or from
+    basic with a u8 latent; the maker checks that the reader's message is the one of the rule meant."""
+    from ptcodec.conformance.make.valid import coded
+
+    h = dataclasses.replace(base.header, frame_count=0)
+    scene, (k0, k1, *_) = base.one_scene()
+    h11, (_, c0, c1) = coded(h, [scene, k0, k1], lambda i: (i > 0, i > 0))
+    both = dataclasses.replace(h11, quant_schemes=0x09)  # schemes 0 and 3
+
+    def head(header: SequenceHeader, **override) -> bytes:
+        return MAGIC + frame_unit(UnitType.SEQUENCE_HEADER, payload(header, None, **override), crc=True)
+
+    def unit(header: SequenceHeader, unit_type: int, data: bytes) -> bytes:
+        return frame_unit(unit_type, data, crc=header.crc_present)
+
+    def keyframe(k: Keyframe, header: SequenceHeader = h11, **override) -> bytes:
+        """A coded keyframe's unit with elements of its payload set to any value (`predicted=True`)."""
+        return unit(header, UnitType.KEYFRAME, payload(k, header, **override))
+
+    def says(phrase: str) -> Callable[[bytes], bytes]:
+        def check(data: bytes) -> bytes:
+            try:
+                read_all(data)
+            except PtvError as error:
+                assert phrase in str(error), f"expected {phrase!r}, the reader says: {error}"
+            return data
+        return check
+
+    si = UnitType.SCENE_INIT
+    s11 = unit_bytes(scene, h11)
+    cf = c0.coded_factors
+
+    def first(**override) -> bytes:
+        """The coded stream up to its first keyframe, with elements of that keyframe set to any value."""
+        return head(h11) + s11 + keyframe(c0, **override)
+
+    add("v1_0_coded_scheme", "F33", "InvalidValueError", "a version 1.0 sequence header whose quant_schemes is 0x09 "
+        "(bit 3: the version 1.1 scheme per-tensor coded)", says("version 1.1 scheme")(head(h, quant_schemes=0x09)))
+    u8 = SceneInit.from_latent(0, scene.latent(), LatentDtype.U8)
+    add("v1_0_u8_latent", "F33", "InvalidValueError", "a version 1.0 stream whose scene-init latent has dtype 3 "
+        "(u8, version 1.1)", says("version 1.1 dtype")(head(h) + unit(h, si, encode_payload(u8, h))
+                                                    + unit_bytes(k0, h)))
+    add("coded_reserved_bit", "F3", "InvalidValueError", "the first coded keyframe's coding byte has a bit of "
+        "reserved_zero_6bits set (0x80); crc recomputed", says("reserved")(first(reserved_zero_6bits=0x20)))
+    add("coded_overrun", "F34", "InvalidValueError", "the first coded keyframe's coded_factors cut to half their "
+        "length: the range decoder needs a byte past the end",
+        says("past the end")(first(coded_factors=cf[:len(cf) // 2])))
+    latent = SceneInit.from_latent(0, scene.latent(), LatentDtype.U8_CODED)
+    cut = dataclasses.replace(latent, data=latent.data[:len(latent.data) - (len(latent.data) - 8 * scene.channels) // 2])
+    add("latent_coded_overrun", "F34", "InvalidValueError", "a u8_coded scene-init latent whose coded codes are cut "
+        "to half: the range decoder needs a byte past the end", says("past the end")(
+            head(h11) + unit(h11, si, encode_payload(cut, h11)) + unit_bytes(k0, h11)))
+    add("coded_too_short", "F35", "InvalidValueError", "the first coded keyframe's coded_factors are 3 bytes "
+        "(the initial state needs 4)", says("shorter than 4 bytes")(first(coded_factors=cf[:3])))
+    add("coded_state_low", "F35", "InvalidValueError", "the first coded keyframe's coded_factors start with "
+        "00 00: the initial state is below 2^23",
+        says("initial state")(first(coded_factors=b"\x00\x00" + cf[2:])))
+    add("coded_state_high", "F35", "InvalidValueError", "the first coded keyframe's coded_factors start with 80: "
+        "the initial state is 2^31 or more", says("initial state")(first(coded_factors=b"\x80" + cf[1:])))
+    add("coded_trailing_byte", "F36", "InvalidValueError", "the first coded keyframe's coded_factors have one byte "
+        "(00) after the last symbol's", says("does not terminate")(first(coded_factors=cf + b"\x00")))
+    add("coded_final_state", "F36", "InvalidValueError", "one byte of the first coded keyframe's coded_factors has "
+        "its lowest bit flipped (the last byte whose change neither overruns nor leaves bytes over): every byte is "
+        "read but the final state is not 2^23",
+        says("does not terminate")(first(coded_factors=_bad_final_state(h11, c0))))
+    add("predicted_first", "F37", "InvalidValueError", "the first keyframe of the scene has predicted set (coding "
+        "byte 0x02): it has no previous keyframe", says("no previous keyframe")(
+            first(predicted=True)))
+    add("carry_models_first", "F37", "InvalidValueError", "the first keyframe of the scene has carry_models set "
+        "(coding byte 0x01): there is no model state to carry",
+        says("carries models")(first(carry_models=True)))
+    h2, (_, r4, r2) = coded(h, [scene, k0, _rank1(k1)], lambda i: (False, False))
+    add("predicted_other_rank", "F37", "InvalidValueError", "a predicted keyframe of rank 1 after one of rank 4 "
+        "(coding byte 0x02; its coded_factors are those of intra coding)",
+        says("follows one of rank")(head(h2) + s11 + unit_bytes(r4, h2) + keyframe(r2, h2, predicted=True)))
+    add("carry_models_after_uncoded", "F37", "InvalidValueError", "quant_schemes 0x09; a keyframe of scheme 0, "
+        "then one of scheme 3 with carry_models set: the previous keyframe has no model state",
+        says("carries models")(head(both) + unit_bytes(scene, both) + unit_bytes(k0, both)
+                               + keyframe(dataclasses.replace(c1, predicted=False), both)))
+    for name, index, value, text in (("latent_negative_scale", 0, -0.5, "the first channel's scale is -0.5"),
+                                     ("latent_zero_point_256", scene.channels, 256.0,
+                                      "the first channel's zero point is 256.0")):
+        params = bytearray(u8.data)
+        params[4 * index:4 * index + 4] = np.array([value], dtype="<f4").tobytes()
+        bad = dataclasses.replace(u8, data=bytes(params))
+        add(name, "F21", "InvalidValueError", f"a u8 scene-init latent (version 1.1): {text}",
+            says("latent")(head(h11) + unit(h11, si, encode_payload(bad, h11)) + unit_bytes(k0, h11)))
+
+
+def _bad_final_state(h: SequenceHeader, k: Keyframe) -> bytes:
+    """k's coded_factors with the lowest bit of one byte flipped, the last byte for which the decoder reads
+    every byte and ends in a state other than 2^23 (F36 and nothing else: flipping the very last byte
+    may make the decoder want one more)."""
+    from ptcodec.entropy import factors, rans
+    from ptcodec.ptv.coding import FactorCoding
+
+    centres = FactorCoding(h)._centres(k)
+    data = k.coded_factors
+    for offset in range(len(data) - 1, 3, -1):
+        trial = data[:offset] + bytes([data[offset] ^ 1]) + data[offset + 1:]
+        status, position, _, _ = factors.decode(trial, *centres, False, factors.new_model())
+        if status == rans.BAD_END and position == len(trial):
+            return trial
+    raise AssertionError("no single-bit change ends in a bad final state")
 
 
 def _flip(data: bytes, offset: int) -> bytes:

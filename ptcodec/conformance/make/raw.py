@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import construct as c
 
-from ptcodec.ptv import MAGIC, SequenceHeader, Unit, read_all, serialize, syntax
+from ptcodec.ptv import MAGIC, Keyframe, SequenceHeader, Unit, read_all, serialize, syntax
 from ptcodec.ptv.syntax import UnitType, crc32c
 from ptcodec.ptv.units import encode_payload, parse_params, syntax_values, unit_type_of
 
@@ -55,10 +55,12 @@ def _switch(sub: c.Construct) -> c.Switch | None:
 
 
 def payload(unit: Unit, header: SequenceHeader | None, **override) -> bytes:
-    """A unit's payload with elements set to any value, by name (`reserved_zero_7bits=1`, `rank=17`);
+    """A unit's payload with elements set to any value, by name (`reserved_zero_7bits=1`, `rank=17`,
+    a coded keyframe's `predicted=True` or `coded_factors=...`);
     every other byte is what `encode_payload` writes. A switched layout (quant_params, the latent data)
     stays the unit's own whatever its selector is set to."""
-    definition = syntax.PAYLOADS[UnitType(unit_type_of(unit))]
+    coded = isinstance(unit, Keyframe) and unit.coded
+    definition = syntax.CODED_KEYFRAME if coded else syntax.PAYLOADS[UnitType(unit_type_of(unit))]
     values = syntax_values(unit)
     cases = {sub.name: switch.keyfunc(values) for sub in definition.subcons if (switch := _switch(sub)) is not None}
     struct = unchecked(definition, cases)

@@ -22,8 +22,16 @@ from ptcodec.ptv import (
     Metadata,
     Padding,
     ReservedUnit,
+    SceneInit,
+    SequenceHeader,
+    Unit,
     serialize,
 )
+from ptcodec.ptv.coding import FactorCoding
+from ptcodec.ptv.syntax import coded_scheme
+
+Choice = Callable[[int], tuple[bool, bool]]
+"""(predicted, carry_models) for a coded keyframe, by its position in its scene (0 for the first)."""
 
 SKY_SOURCE = "shared/data/promptus_official/sky"
 """Where the released sky prompts come from, as valid/sky_import's test.json records it."""
@@ -113,6 +121,68 @@ def make_valid(w: VectorWriter, enc: dict[str, Encoded], only: Callable[[str], b
         w.valid("empty", "a sequence header and a metadata unit, no scene or keyframe: a stream with no frames "
                 "(frame_count 5 notwithstanding, spec 12.3)", serialize(h, [Metadata((("note", b"no frames"),))]),
                 generation={"from": "valid/basic"})
+
+
+CODED: dict[str, tuple[str, str, Choice]] = {
+    "coded_per_tensor": ("basic", "basic's keyframes entropy-coded (quant_scheme 3, per-tensor coded), each intra: "
+                         "neither predicted nor carrying models", lambda i: (False, False)),
+    "coded_per_component": ("ladder", "valid/ladder's rank-16 keyframes entropy-coded (quant_scheme 2, "
+                            "per-component coded), each intra", lambda i: (False, False)),
+    "coded_predicted": ("basic", "basic coded with scheme 3; the keyframes after the first are predicted from the "
+                        "previous keyframe's dequantized factors (fresh models)", lambda i: (i > 0, False)),
+    "coded_carry_models": ("basic", "basic coded with scheme 3; the keyframes after the first start their coder from "
+                           "the previous keyframe's final model state (not predicted)", lambda i: (False, i > 0)),
+    "coded_predicted_carry": ("basic", "basic coded with scheme 3; the keyframes after the first are predicted and "
+                              "carry models", lambda i: (i > 0, i > 0)),
+    "coded_scenes": ("scenes", "valid/scenes coded with scheme 3, predicted and carrying models within each scene; "
+                     "the first keyframe of the second scene starts afresh (intra, fresh models)",
+                     lambda i: (i > 0, i > 0)),
+}
+"""Coded-keyframe vectors (version 1.1): the encoding each rewrites, what it shows, and its coding choice."""
+
+
+def coded(header: SequenceHeader, units: list[Unit], choice: Choice) -> tuple[SequenceHeader, list[Unit]]:
+    """A version 1.1 stream with the keyframes in their coded scheme, coded as `choice` says
+    (FactorCoding in stream order, as the writer does, with the options forced)."""
+    schemes = {coded_scheme(u.quant_scheme) for u in units if isinstance(u, Keyframe)}
+    h = dataclasses.replace(header, version_minor=1, quant_schemes=sum(1 << int(s) for s in schemes))
+    coding = FactorCoding(h)
+    out: list[Unit] = []
+    position = 0
+    for unit in units:
+        if isinstance(unit, SceneInit):
+            coding.scene_start()
+            position = 0
+        elif isinstance(unit, Keyframe):
+            predicted, carry = choice(position)
+            unit = coding.encode(dataclasses.replace(unit, quant_scheme=coded_scheme(unit.quant_scheme)),
+                                 predicted=predicted, carry_models=carry)
+            position += 1
+        out.append(unit)
+    return h, out
+
+
+def make_version_1_1(w: VectorWriter, enc: dict[str, Encoded], only: Callable[[str], bool]) -> None:
+    """The vectors of the version 1.1 tools: coded keyframes, u8 latents, and a 1.1 stream using none."""
+    for name, (source, description, choice) in CODED.items():
+        if only(name):
+            e = enc[source]
+            h, units = coded(e.header, e.units, choice)
+            w.valid(name, description, serialize(h, units), derived="rewrite", generation={"from": f"valid/{source}"})
+    e = enc["basic"]
+    h11 = dataclasses.replace(e.header, version_minor=1)
+    scene, keys = e.one_scene()
+    for name, dtype in (("latent_u8", LatentDtype.U8), ("latent_u8_coded", LatentDtype.U8_CODED)):
+        if only(name):
+            s8 = SceneInit.from_latent(scene.frame_index, scene.latent(), dtype, bits=8)
+            w.valid(name, f"basic with its scene-init latent quantized to 8 bits per channel (dtype {int(dtype)}, "
+                    f"{LatentDtype(dtype).name.lower()}{', entropy-coded' if dtype == LatentDtype.U8_CODED else ''}); "
+                    "version 1.1, uncoded keyframes", serialize(h11, [s8, *keys]), derived="rewrite",
+                    generation={"from": "valid/basic"})
+    if only("version_1_1_plain"):
+        w.valid("version_1_1_plain", "basic's units under a version 1.1 sequence header that uses no 1.1 tool "
+                "(scheme 0, f32 latent, no extension_data): it decodes as basic does", serialize(h11, e.units),
+                derived="rewrite", generation={"from": "valid/basic"})
 
 
 def make_sky(w: VectorWriter, sky: Path) -> None:
