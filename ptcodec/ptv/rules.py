@@ -137,6 +137,9 @@ def check_scene_init(s: SceneInit, h: SequenceHeader) -> None:
         if h.version_minor == 0:
             raise InvalidValueError(f"a version 1.0 stream holds a latent of version 1.1 dtype {s.dtype}",
                                     field="scene_init.dtype")
+        if len(s.data) < 8 * s.channels:
+            raise InvalidValueError(f"the u8 latent's data ({len(s.data)} bytes) ends inside its scales and zero "
+                                    f"points ({8 * s.channels} bytes)", field="scene_init.zero_points")
         scales, zero_points = s.latent_params()
         if not (np.isfinite(scales).all() and (scales >= 0).all()):
             raise InvalidValueError("a latent scale is NaN, infinite or negative", field="scene_init.scales")
