@@ -157,6 +157,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("output", help="the .ptv file to write")
     p.set_defaults(run=run_truncate)
 
+    p = sub.add_parser("recode", help="rewrite a stream with (1.1) or without (1.0) the entropy-coding tools",
+                       description="Rewrite a .ptv stream without the generator. --coding 1.1 entropy-codes every "
+                       "keyframe's factor codes (lossless); --coding 1.0 undoes it, giving back the original bytes. "
+                       "Every other unit is kept; only --latent changes the scene-init latents.")
+    p.add_argument("input", help="the .ptv stream to rewrite")
+    p.add_argument("output", help="the .ptv file to write")
+    p.add_argument("--coding", choices=["1.1", "1.0"], required=True, help="the bitstream version's coding tools")
+    p.add_argument("--latent", choices=["keep", "f32", "u8", "u8-coded"], default="keep", help=(
+        "scene-init latents: keep them (default), dequantize to f32 (needed to take a u8 latent to 1.0), or "
+        "quantize to u8 per channel, plain or entropy-coded (1.1 only; changes the decoded frames slightly)"))
+    p.add_argument("--latent-bits", type=positive, default=8, help="bits of the u8 latent codes, 1..8 (default 8)")
+    p.set_defaults(run=run_recode)
+
     p = sub.add_parser("demo", help="offline demo: make a clip, transcode it, decode it, report")
     p.add_argument("--dir", default="ptcodec-demo", help="where to write input.mkv, demo.ptv, decoded.mp4")
     p.add_argument("--frames", type=positive, default=30, help="length of the demo clip (default 30)")
@@ -243,6 +256,16 @@ def run_truncate(args: argparse.Namespace) -> int:
     note = "" if r.truncated else f" (every keyframe already has rank {args.rank} or less: a copy)"
     print(f"{args.output}: {r.truncated} of {r.keyframes} keyframes cut to rank {args.rank}, "
           f"{r.bytes_in:,} -> {r.bytes_out:,} bytes{note}")
+    return 0
+
+
+def run_recode(args: argparse.Namespace) -> int:
+    from ptcodec.jobs.recode import recode_file
+
+    r = recode_file(args.input, args.output, args.coding, latent=args.latent, latent_bits=args.latent_bits)
+    change = 100 * (r.bytes_out - r.bytes_in) / max(r.bytes_in, 1)
+    print(f"{args.output}: ptv {args.coding}, {r.recoded} of {r.keyframes} keyframes recoded, {r.latents} latents "
+          f"changed, {r.bytes_in:,} -> {r.bytes_out:,} bytes ({change:+.1f}%)")
     return 0
 
 

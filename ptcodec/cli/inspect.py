@@ -114,4 +114,23 @@ def format_summary(path: str, s: StreamSummary) -> str:
         f"  bytes        {s.total_bytes} = {s.essential_bytes} payload + {s.overhead_bytes} framing and syntax "
         f"({100 * s.overhead_bytes / max(s.essential_bytes, 1):.2f}% overhead)",
     ]
+    lines += _kind_lines(s)
     return "\n".join(lines)
+
+
+CONTENT = {"keyframe": "factor codes", "scene_init": "latent (as float32)"}
+"""What `info` calls each kind's content."""
+
+
+def _kind_lines(s: StreamSummary) -> list[str]:
+    """Per unit kind: units and bytes, and for keyframes and scene inits the content's bytes
+    before coding (raw factor codes, a float32 latent) and as stored."""
+    lines = []
+    for i, (name, k) in enumerate(s.by_kind.items()):
+        text = f"{name:<16} {k.units:>6} units {k.total:>12,} bytes"
+        if name in CONTENT:
+            what = CONTENT[name]
+            saved = 100 * (k.stored_content - k.raw_content) / max(k.raw_content, 1)
+            text += f"; {what} {k.raw_content:,} before coding -> {k.stored_content:,} stored ({saved:+.1f}%)"
+        lines.append(f"  {'by kind' if i == 0 else '':<12} {text}")
+    return lines

@@ -37,7 +37,7 @@ from ptcodec.ptv import (
     smallest_level,
 )
 from ptcodec.ptv.levels import LEVELS
-from ptcodec.ptv.syntax import UNKNOWN_FINGERPRINT, NoiseRule
+from ptcodec.ptv.syntax import UNKNOWN_FINGERPRINT, NoiseRule, quant_layout
 from ptcodec.ptv.units import Unit
 
 PROMPT_FILE = re.compile(r"frame_([0-9]{5,})\.prompt\Z")
@@ -328,7 +328,7 @@ def export_promptus(ptv_path: str | os.PathLike[str], directory: str | os.PathLi
     keyframes = [u for u in records if isinstance(u, Keyframe)]
     if len(scenes) != 1:
         raise InputError(f"{ptv_path}: has {len(scenes)} scenes; the released format holds exactly one")
-    if any(k.quant_scheme != QuantScheme.PER_TENSOR for k in keyframes):
+    if any(quant_layout(k.quant_scheme) != QuantScheme.PER_TENSOR for k in keyframes):
         raise InputError(f"{ptv_path}: per-component quantization has no released-format equivalent")
     make_directory(root)
     _save(torch.from_numpy(scenes[0].latent().copy()), root / INIT_FILE)

@@ -6,19 +6,41 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ptcodec.ptv.framing import UnitRecord
-from ptcodec.ptv.syntax import MAGIC, QuantScheme
-from ptcodec.ptv.units import Keyframe, SceneInit, SequenceHeader
+from ptcodec.ptv.syntax import MAGIC, PER_TENSOR_SCHEMES
+from ptcodec.ptv.units import Keyframe, SceneInit, SequenceHeader, unit_name
 
 
 def essential_bytes(unit: object) -> int:
     """Bytes of coded content proper: factor codes, their scales and zero points,
     and latent samples. Everything else in a file is syntax overhead."""
     if isinstance(unit, Keyframe):
-        scales = 16 if unit.quant_scheme == QuantScheme.PER_TENSOR else 10 * unit.rank
-        return len(unit.u) + len(unit.v) + scales
+        scales = 16 if unit.quant_scheme in PER_TENSOR_SCHEMES else 10 * unit.rank
+        return content_bytes(unit)[1] + scales
     if isinstance(unit, SceneInit):
         return len(unit.data)
     return 0
+
+
+def content_bytes(unit: object) -> tuple[int, int]:
+    """(before coding, as stored) of a unit's content: a keyframe's factor codes, m*r + r*n
+    bytes raw, against its coded_factors; a scene init's latent as float32 against its data.
+    (0, 0) for units without such content."""
+    if isinstance(unit, Keyframe):
+        raw = len(unit.u) + len(unit.v)
+        return raw, len(unit.coded_factors) if unit.coded else raw
+    if isinstance(unit, SceneInit):
+        return 4 * unit.channels * unit.height * unit.width, len(unit.data)
+    return 0, 0
+
+
+@dataclass
+class KindBytes:
+    """The bytes of one unit kind: whole units, and their content before and after coding."""
+
+    units: int = 0
+    total: int = 0
+    raw_content: int = 0
+    stored_content: int = 0
 
 
 @dataclass
@@ -32,6 +54,8 @@ class StreamSummary:
     ranks: list[int] = field(default_factory=list)
     schemes: set[int] = field(default_factory=set)
     bytes_per_second: dict[int, int] = field(default_factory=dict)
+    by_kind: dict[str, KindBytes] = field(default_factory=dict)
+    """Per unit kind (sequence_header, scene_init, keyframe...), in order of first appearance."""
 
     def add(self, record: UnitRecord, frame: int) -> None:
         """Count one unit; `frame` is the frame its bytes are charged to."""
@@ -39,6 +63,12 @@ class StreamSummary:
         self.units += 1
         self.total_bytes += record.size
         self.essential_bytes += essential_bytes(unit)
+        kind = self.by_kind.setdefault(unit_name(record.unit_type), KindBytes())
+        raw, stored = content_bytes(unit)
+        kind.units += 1
+        kind.total += record.size
+        kind.raw_content += raw
+        kind.stored_content += stored
         if isinstance(unit, SceneInit):
             self.scene_starts.append(unit.frame_index)
         elif isinstance(unit, Keyframe):
