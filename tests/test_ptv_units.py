@@ -50,9 +50,12 @@ def test_a_dataclass_has_exactly_the_elements_of_its_definition(cls, definition)
 
 
 def test_the_keyframe_has_its_definitions_elements_with_quant_params_as_four_fields():
-    stored = [name for name in leaves(syntax.KEYFRAME) if name != "quant_params"]
+    """The Keyframe holds the elements of KEYFRAME and of CODED_KEYFRAME (the coding bits by name)."""
+    stored = {name for name in leaves(syntax.KEYFRAME) + leaves(syntax.CODED_KEYFRAME)
+              if name not in ("quant_params", "coding")}
     assert "quant_params" in leaves(syntax.KEYFRAME)
-    assert sorted(names(Keyframe)) == sorted(stored + list(units.QUANT_PARAM_NAMES))
+    assert syntax.stored_fields(syntax.CODED_KEYFRAME)[4:6] == (("coding", "predicted"), ("coding", "carry_models"))
+    assert sorted(names(Keyframe)) == sorted(stored | {"predicted", "carry_models"} | set(units.QUANT_PARAM_NAMES))
     assert units.QUANT_PARAM_NAMES == ("u_scale", "u_zero_point", "v_scale", "v_zero_point")
 
 
@@ -73,7 +76,7 @@ def test_the_per_component_element_types_have_the_definitions_sizes(array, rank)
 @pytest.mark.parametrize("scheme", list(QuantScheme))
 @pytest.mark.parametrize("rank", [1, 2, 5])
 def test_quant_params_size_is_what_the_layout_builds(scheme, rank):
-    count = 1 if scheme == QuantScheme.PER_TENSOR else rank
+    count = 1 if scheme in syntax.PER_TENSOR_SCHEMES else rank
     key = Keyframe(0, rank, int(scheme), (0.5,) * count, (7.0,) * count, (0.25,) * count, (200.0,) * count, b"", b"")
     built = syntax.QUANT_PARAMS_LAYOUTS[scheme].build(units.quant_params_to_syntax(key), rank=rank)
     assert len(built) == syntax.quant_params_size(scheme, rank)
