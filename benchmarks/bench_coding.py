@@ -112,7 +112,7 @@ def hour_stream(tmp: str, pool: list[Keyframe], minutes: float, coded: bool, int
     frames = int(minutes * 60 * 30)
     header = synthetic_header(frames, crc=False)
     scheme = QuantScheme.PER_TENSOR_CODED if coded else QuantScheme.PER_TENSOR
-    header = dataclasses.replace(header, quant_schemes=1 << scheme)
+    header = dataclasses.replace(header, quant_schemes=1 << scheme, version_minor=1 if coded else 0)
     coding = FactorCoding(header)
     units = [dataclasses.replace(k, quant_scheme=int(scheme)) for k in pool]
     if coded:

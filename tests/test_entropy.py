@@ -167,7 +167,7 @@ def test_arbitrary_latent_payloads_fail_only_as_the_spec_says(data, shape):
 
 
 def coded_stream():
-    header = make_header(quant_schemes=0x0F, frame_count=30)
+    header = make_header(quant_schemes=0x0F, frame_count=30, version_minor=1)
     rng = np.random.default_rng(5)
     base_u = rng.integers(100, 156, (header.tokens, 2))
     base_v = rng.integers(100, 156, (2, header.embed_dim))

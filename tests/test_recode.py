@@ -113,7 +113,7 @@ def test_info_shows_the_bytes_of_each_unit_kind_before_and_after_coding(tmp_path
 def coded_ladder(tmp_path: Path) -> Path:
     """Per-component coded keyframes of rank 4 whose codes drift slowly (prediction pays), then
     one of rank 2 (it cannot be predicted, but carries the models of the one before)."""
-    header = make_header(quant_schemes=0x06, frame_count=40)
+    header = make_header(quant_schemes=0x06, frame_count=40, version_minor=1)
     rng = np.random.default_rng(7)
     u = rng.integers(90, 160, (header.tokens, 4))
     v = rng.integers(90, 160, (4, header.embed_dim))

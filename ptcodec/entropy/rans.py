@@ -7,8 +7,9 @@ that grow as symbols are coded, turned into 15-bit frequencies at fixed points
 needs no division. The encoder runs the model forward to find each symbol's
 frequency, then codes the symbols in reverse, as rANS requires.
 
-These functions are the only implementation of that arithmetic; factors.py and
-latents.py say which context codes which symbol. They are compiled because the
+These functions are the only implementation of that arithmetic, and of the two
+symbol layouts (which context codes which symbol) that factors.py and latents.py
+document and call. They are compiled because the
 reader entropy-decodes every coded unit while it parses, and interpreted Python
 would parse at under 1 MB/s. tests/spec_rans.py transcribes the spec's
 pseudo-code independently, and the tests compare the two.
@@ -37,28 +38,29 @@ BAD_START = 2  # F35: fewer than 4 bytes, or an initial state outside [STATE_LOW
 BAD_END = 3  # F36: bytes left over, or the final state is not STATE_LOW
 
 # One context is one row: counts, frequencies, cumulative frequencies, then a lookup
-# table from the top 12 bits of a slot to a first candidate symbol, then three counters.
-_LUT_SHIFT = 3
+# table from the top 10 bits of a slot to a first candidate symbol, then three counters.
+_LUT_SHIFT = 5
 _LUT_SIZE = FREQ_TOTAL >> _LUT_SHIFT
 CNT = 0
 FRQ = CNT + SYMBOLS
 CUM = FRQ + SYMBOLS
 LUT = CUM + SYMBOLS + 1
-TOTAL = LUT + _LUT_SIZE
-SINCE = TOTAL + 1
-INTERVAL = TOTAL + 2
-ROW = TOTAL + 3
+LEFT = LUT + _LUT_SIZE  # symbols still to code before the next rebuild
+INTERVAL = LEFT + 1
+ROW = LEFT + 2
 
 
 @njit(cache=True)
 def _rebuild(row):
     """Section 2.6.2: frequencies from counts; each at least 1, the rest to the largest count."""
     spare = FREQ_TOTAL - SYMBOLS
-    total = row[TOTAL]
+    total = 0
+    for s in range(SYMBOLS):
+        total += row[CNT + s]
     acc = 0
     best = 0
     for s in range(SYMBOLS):
-        f = 1 + (row[CNT + s] * spare) // total
+        f = 1 + (np.int64(row[CNT + s]) * spare) // total
         row[FRQ + s] = f
         acc += f
         if row[CNT + s] > row[CNT + best]:
@@ -84,29 +86,35 @@ def new_model(contexts: int) -> np.ndarray:
         row = model[t]
         for s in range(SYMBOLS):
             row[CNT + s] = 1
-        row[TOTAL] = SYMBOLS
         row[INTERVAL] = FIRST_INTERVAL
+        row[LEFT] = FIRST_INTERVAL
         _rebuild(row)
     return model
+
+
+@njit(cache=True)
+def _refresh(row):
+    """The end of an interval: halve the counts when their total is above MAX_TOTAL, rebuild,
+    and double the interval up to MAX_INTERVAL."""
+    total = 0
+    for k in range(SYMBOLS):
+        total += row[CNT + k]
+    if total > MAX_TOTAL:
+        for k in range(SYMBOLS):
+            row[CNT + k] = (row[CNT + k] + 1) >> 1
+    _rebuild(row)
+    if row[INTERVAL] < MAX_INTERVAL:
+        row[INTERVAL] *= 2
+    row[LEFT] = row[INTERVAL]
 
 
 @njit(cache=True, inline="always")
 def _update(row, s):
     """Section 2.6.2: count the symbol; rebuild at the end of each interval."""
     row[CNT + s] += COUNT_STEP
-    row[TOTAL] += COUNT_STEP
-    row[SINCE] += 1
-    if row[SINCE] == row[INTERVAL]:
-        if row[TOTAL] > MAX_TOTAL:
-            total = 0
-            for k in range(SYMBOLS):
-                row[CNT + k] = (row[CNT + k] + 1) >> 1
-                total += row[CNT + k]
-            row[TOTAL] = total
-        _rebuild(row)
-        row[SINCE] = 0
-        if row[INTERVAL] < MAX_INTERVAL:
-            row[INTERVAL] *= 2
+    row[LEFT] -= 1
+    if row[LEFT] == 0:
+        _refresh(row)
 
 
 @njit(cache=True)
@@ -174,3 +182,148 @@ def finish(x, pos, data):
     if pos != data.size or x != STATE_LOW:
         return BAD_END, pos
     return OK, pos
+
+
+# ------------------------------------------------------------------ factor codes (spec 7.5.1)
+# In this one file with the coder, so that numba's cache, which is kept per source file, never
+# holds a kernel compiled against another file's older constants.
+
+FACTOR_V = 5
+"""The context of v's symbols, after u's five."""
+
+
+@njit(cache=True, inline="always")
+def _bucket(z):
+    if z < 4:
+        return 1
+    if z < 12:
+        return 2
+    if z < 32:
+        return 3
+    return 4
+
+
+@njit(cache=True, inline="always")
+def _zigzag(d):
+    d = d & 0xFF
+    if d >= 128:
+        d -= 256
+    return 2 * d if d >= 0 else -2 * d - 1
+
+
+@njit(cache=True, inline="always")
+def _unzigzag(z):
+    return z >> 1 if (z & 1) == 0 else -((z + 1) >> 1)
+
+
+@njit(cache=True)
+def factor_symbols(u, v, cu, cv, base):
+    m, r = u.shape
+    n = v.shape[1]
+    symbols = np.zeros(m * r + r * n, dtype=np.int64)
+    contexts = np.zeros(m * r + r * n, dtype=np.int64)
+    i = 0
+    for a in range(m):
+        t = 0
+        for k in range(r):
+            z = _zigzag(u[a, k] - cu[a, k])
+            symbols[i] = z
+            contexts[i] = base + t
+            t = _bucket(z)
+            i += 1
+    for k in range(r):
+        for j in range(n):
+            symbols[i] = _zigzag(v[k, j] - cv[k, j])
+            contexts[i] = base + FACTOR_V
+            i += 1
+    return symbols, contexts
+
+
+@njit(cache=True)
+def decode_factors(data, cu, cv, base, model):
+    m, r = cu.shape
+    n = cv.shape[1]
+    u = np.zeros((m, r), dtype=np.uint8)
+    v = np.zeros((r, n), dtype=np.uint8)
+    x, pos, status = start(data)
+    if status != OK:
+        return status, pos, u, v
+    for a in range(m):
+        t = 0
+        for k in range(r):
+            z, x, pos = decode_symbol(model[base + t], x, pos, data)
+            u[a, k] = (cu[a, k] + _unzigzag(z)) & 0xFF
+            t = _bucket(z)
+    row = model[base + FACTOR_V]
+    for k in range(r):
+        for j in range(n):
+            z, x, pos = decode_symbol(row, x, pos, data)
+            v[k, j] = (cv[k, j] + _unzigzag(z)) & 0xFF
+    status, pos = finish(x, pos, data)
+    return status, pos, u, v
+
+
+# ------------------------------------------------------------------ latent codes (spec 6.3)
+
+@njit(cache=True, inline="always")
+def _predict(q, c, y, x):
+    """The prediction of sample (c, y, x) and its context."""
+    if y == 0 and x == 0:
+        return 128, 0
+    if y == 0:
+        return q[c, y, x - 1], 0
+    if x == 0:
+        return q[c, y - 1, x], 0
+    a = q[c, y, x - 1]
+    b = q[c, y - 1, x]
+    d = q[c, y - 1, x - 1]
+    lo = min(a, b)
+    hi = max(a, b)
+    if d >= hi:
+        pred = lo
+    elif d <= lo:
+        pred = hi
+    else:
+        pred = a + b - d
+    g = abs(a - d) + abs(b - d)
+    if g < 2:
+        return pred, 0
+    if g < 6:
+        return pred, 1
+    if g < 16:
+        return pred, 2
+    if g < 40:
+        return pred, 3
+    return pred, 4
+
+
+@njit(cache=True)
+def latent_symbols(q):
+    C, H, W = q.shape
+    symbols = np.zeros(C * H * W, dtype=np.int64)
+    contexts = np.zeros(C * H * W, dtype=np.int64)
+    i = 0
+    for c in range(C):
+        for y in range(H):
+            for x in range(W):
+                pred, t = _predict(q, c, y, x)
+                symbols[i] = _zigzag(q[c, y, x] - pred)
+                contexts[i] = t
+                i += 1
+    return symbols, contexts
+
+
+@njit(cache=True)
+def decode_latent(data, C, H, W, model):
+    q = np.zeros((C, H, W), dtype=np.int64)
+    x_state, pos, status = start(data)
+    if status != OK:
+        return status, pos, q
+    for c in range(C):
+        for y in range(H):
+            for x in range(W):
+                pred, t = _predict(q, c, y, x)
+                z, x_state, pos = decode_symbol(model[t], x_state, pos, data)
+                q[c, y, x] = (pred + _unzigzag(z)) & 0xFF
+    status, pos = finish(x_state, pos, data)
+    return status, pos, q

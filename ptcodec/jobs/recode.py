@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 from ptcodec.errors import InputError
 from ptcodec.outputs import check_output
-from ptcodec.ptv import PtvReader, PtvWriter
-from ptcodec.ptv import syntax
+from ptcodec.ptv import PtvReader, PtvWriter, syntax
 from ptcodec.ptv.syntax import LatentDtype, QuantScheme
 from ptcodec.ptv.units import Keyframe, SceneInit, SequenceHeader, Unit
 

@@ -54,10 +54,12 @@ class FactorCoding:
         if k.predicted:
             assert self.previous is not None
             return predict_codes(self.previous, k)
-        uz, vz = np.rint(np.asarray(k.u_zero_point, dtype=np.float32)), np.rint(np.asarray(k.v_zero_point, dtype=np.float32))
+        uz = np.rint(np.asarray(k.u_zero_point, dtype=np.float32)).astype(np.int64)
+        vz = np.rint(np.asarray(k.v_zero_point, dtype=np.float32)).astype(np.int64)
         if k.quant_scheme in syntax.PER_TENSOR_SCHEMES:
             return np.full((m, r), uz[0]), np.full((r, n), vz[0])
-        return np.broadcast_to(uz[None, :], (m, r)), np.broadcast_to(vz[:, None], (r, n))
+        return np.ascontiguousarray(np.broadcast_to(uz[None, :], (m, r))), \
+            np.ascontiguousarray(np.broadcast_to(vz[:, None], (r, n)))
 
     def _start_model(self, k: Keyframe) -> np.ndarray:
         from ptcodec.entropy import factors
@@ -83,10 +85,11 @@ class FactorCoding:
             self._advance(k, None)
             return k
         if k.coded_factors or not encode:
-            return self.decode(dataclasses.replace(k, u=b"", v=b""))
+            return self.decode(k)
         return self.encode(k)
 
     def decode(self, k: Keyframe) -> Keyframe:
+        """k with the codes that its coded_factors hold (whatever codes it held before)."""
         from ptcodec.entropy import factors
 
         self.check_predecessor(k)

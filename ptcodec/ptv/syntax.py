@@ -453,6 +453,9 @@ KEYFRAME_FIXED_SIZE = sum(KEYFRAME._subcons[name].sizeof() for name in ("frame_i
 """Bytes before a keyframe's quant_params."""
 
 
+CODED_KEYFRAME_COMPILED = CODED_KEYFRAME.compile()
+"""CODED_KEYFRAME compiled, for the same reason; GreedyBytes takes the rest, so no size check is needed."""
+
 KEYFRAME_COMPILED = KEYFRAME.compile()
 """The same keyframe syntax, compiled by construct: about 3x faster, and keyframes
 are nearly all of a stream. Compiled parsers do not check that a read returned

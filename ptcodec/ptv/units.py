@@ -319,7 +319,7 @@ def decode_payload(unit_type: int, payload: bytes, header: SequenceHeader | None
 
 
 def _decode_coded_keyframe(payload: bytes, header: SequenceHeader | None) -> Keyframe:
-    raw = run_construct(syntax.CODED_KEYFRAME.parse, payload, short=InvalidValueError, **parse_params(header))
+    raw = run_construct(syntax.CODED_KEYFRAME_COMPILED.parse, payload, short=InvalidValueError, **parse_params(header))
     quant: dict[str, Any] = quant_params_from_syntax(raw.quant_scheme, raw.quant_params)
     return Keyframe(raw.frame_index, raw.rank, raw.quant_scheme, **quant, u=b"", v=b"",
                     predicted=raw.coding.predicted, carry_models=raw.coding.carry_models,
