@@ -135,7 +135,7 @@ def test_a_coded_stream_round_trips_through_serialize():
 
 
 def test_target_kbps_takes_the_largest_rank_that_fits():
-    from ptcodec.encoder.targets import for_target, keyframe_kbps
+    from ptcodec.encoder.targets import RDOQ_BITS, for_target, keyframe_kbps
 
     dims = dict(tokens=77, embed_dim=1024, fps=Fraction(30))
     # The sky import's keyframes: rank 8 every 10 frames, 8,808 code bytes each, 212 kbit/s (`ptcodec info`).
@@ -145,5 +145,5 @@ def test_target_kbps_takes_the_largest_rank_that_fits():
     assert for_target(StreamOptions(), 1, **dims).ranks == (1,)
     coded = for_target(StreamOptions(coding="1.1"), 213, **dims)
     assert coded.rank > 8  # the same rate buys more rank once entropy-coded
-    assert keyframe_kbps(coded.rank, interval=10, bits_per_code=6.95 * (0.85 if coded.rdoq_lambda else 1), **dims) <= 213
+    assert keyframe_kbps(coded.rank, interval=10, bits_per_code=6.95 * RDOQ_BITS.get(coded.rdoq_lambda, 1), **dims) <= 213
     assert for_target(StreamOptions(), 500, **dims).rdoq_lambda == 0.0  # 1.0 has no RDOQ
