@@ -211,7 +211,9 @@ class PtvReader:
         return entries
 
     def read_at(self, entry: IndexEntry, index: int = -1) -> UnitRecord:
-        """Parse and check the unit at an index entry."""
+        """Parse and check the unit at an index entry. A coded keyframe (version 1.1) comes back
+        with its coded_factors but without its codes, which need the keyframes before it in its
+        scene: decode from the scene's start through `units()` or a Decoder for those."""
         self._require_seekable("random access")
         self._stream.seek(self._origin + entry.offset)
         self._ahead.clear()

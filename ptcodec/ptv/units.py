@@ -177,10 +177,14 @@ class Keyframe:
 
     def u_codes(self) -> np.ndarray:
         """uint8 (m, r), row-major as coded."""
+        if self.coded and not self.u:
+            raise ValueError("a coded keyframe's codes are decoded in stream order (ptv.coding.FactorCoding)")
         return np.frombuffer(self.u, dtype=np.uint8).reshape(-1, self.rank)
 
     def v_codes(self) -> np.ndarray:
         """uint8 (r, n), row-major as coded."""
+        if self.coded and not self.v:
+            raise ValueError("a coded keyframe's codes are decoded in stream order (ptv.coding.FactorCoding)")
         return np.frombuffer(self.v, dtype=np.uint8).reshape(self.rank, -1)
 
 
