@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from bench_bitstream import SKY, synthetic_header
+
 from ptcodec.entropy import factors
 from ptcodec.jobs.recode import recode_file
 from ptcodec.ptv import Keyframe, PtvReader, PtvWriter, SceneInit
@@ -54,7 +54,7 @@ def sky_bytes(tmp: str) -> dict | None:
     recode_file(paths["1.0"], paths["1.1_u8c6"], "1.1", latent="u8-coded", latent_bits=6)
     out = {name: kinds(path) for name, path in paths.items()}
     base = out["1.0"]
-    for name, r in out.items():
+    for r in out.values():
         r["saving_percent"] = 100 * (1 - r["total"] / base["total"])
         k = r["by_kind"]["keyframe"]
         r["factor_code_saving_percent"] = 100 * (1 - k["stored_content"] / k["raw_content"])

@@ -15,8 +15,8 @@ from ptcodec.interop.promptus import export_promptus, import_promptus
 from ptcodec.jobs.recode import recode_file
 from ptcodec.jobs.truncate import truncate_file
 from ptcodec.ptv import Keyframe, Metadata, Padding, PtvReader, SceneInit, read_all, serialize
-from ptcodec.ptv.syntax import LatentDtype, QuantScheme
 from ptcodec.ptv.coding import FactorCoding
+from ptcodec.ptv.syntax import LatentDtype, QuantScheme
 from ptcodec.ptv.units import ReservedUnit
 from tests.conftest import make_header, make_keyframe, tiny_scene
 

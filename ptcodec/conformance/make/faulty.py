@@ -210,6 +210,7 @@ def make_faulty_1_1(add: Callable[..., None], base: Encoded) -> None:
     h = dataclasses.replace(base.header, frame_count=0)
     scene, (k0, k1, *_) = base.one_scene()
     h11, (_, c0, c1) = coded(h, [scene, k0, k1], lambda i: (i > 0, i > 0))
+    assert isinstance(c0, Keyframe) and isinstance(c1, Keyframe)
     both = dataclasses.replace(h11, quant_schemes=0x09)  # schemes 0 and 3
 
     def head(header: SequenceHeader, **override) -> bytes:
@@ -275,6 +276,7 @@ def make_faulty_1_1(add: Callable[..., None], base: Encoded) -> None:
         "(coding byte 0x01): there is no model state to carry",
         says("carries models")(first(carry_models=True)))
     h2, (_, r4, r2) = coded(h, [scene, k0, _rank1(k1)], lambda i: (False, False))
+    assert isinstance(r2, Keyframe)
     add("predicted_other_rank", "F37", "InvalidValueError", "a predicted keyframe of rank 1 after one of rank 4 "
         "(coding byte 0x02; its coded_factors are those of intra coding)",
         says("follows one of rank")(head(h2) + s11 + unit_bytes(r4, h2) + keyframe(r2, h2, predicted=True)))
