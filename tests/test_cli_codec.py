@@ -177,3 +177,18 @@ def test_demo_writes_its_files_and_reports(tmp_path, capsys):
         assert (tmp_path / "demo" / name).stat().st_size > 0
     with PtvReader(tmp_path / "demo" / "demo.ptv") as reader:
         assert reader.header.frame_count == 6 and reader.header.generator_id == "reference"
+
+
+def test_the_1_1_flags_encode_a_1_1_stream_and_refuse_a_1_0_one(clip_path, tmp_path, capsys):
+    out = tmp_path / "c.ptv"
+    quick = [*ENCODE[:2], "--first-steps", "3", "--later-steps", "3", "-q"]
+    assert main(["transcode", str(clip_path), str(out), *quick, "--coding", "1.1", "--rdoq", "1",
+                 "--factor-bits", "7", "--latent-bits", "6"]) == 0
+    with PtvReader(out) as reader:
+        assert reader.header.version_minor == 1
+    err = one_line_error(capsys, "transcode", str(clip_path), str(tmp_path / "d.ptv"), *quick, "--rdoq", "1")
+    assert "rdoq_lambda is a tool of bitstream 1.1" in err
+    # 50 kbit/s buys no rank at 15 keyframes/s (rank 1 alone takes (77 + 1024) bytes each): rank 1.
+    assert main(["transcode", str(clip_path), str(tmp_path / "t.ptv"), *quick, "--target-kbps", "50"]) == 0
+    with PtvReader(tmp_path / "t.ptv") as reader:
+        assert {r.unit.rank for r in reader.units() if hasattr(r.unit, "rank")} == {1}
