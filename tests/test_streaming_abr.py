@@ -131,6 +131,16 @@ def test_mpc_forecast_is_discounted_by_the_largest_past_error():
     assert abr.choose(state(30.0, None, []), TWO) == 0  # no measurement yet: the lowest
 
 
+def test_mpc_decides_on_the_discounted_forecast():
+    # [2000, 1000] has harmonic mean 1333.3 but a past error of 1, so the forecast is 666.7: downloads of
+    # 1.5 s and 3 s. Buffer 1.5 s, last rep 1: (0,0) stalls 0.5 s: 2 - 1 - 2.15 = -1.15, and every sequence
+    # with rep 1 stalls more (>= 1.5 s: <= -6.6) -> rep 0. On a steady 1333.3 (downloads 0.75 s and 1.5 s):
+    # (1,0) 1.5 s, buffer 1, 0.75 s: 3 - 1 = 2 beats (1,1) 4 - 4.3*0.5 = 1.85 and (0,x) 1 -> rep 1.
+    abr = make_abr("mpc", horizon=2)
+    assert abr.choose(state(1.5, 1, [2000.0, 1000.0]), TWO) == 0
+    assert abr.choose(state(1.5, 1, [4000 / 3, 4000 / 3]), TWO) == 1
+
+
 def test_mpc_plans_only_to_the_last_segment():
     # On the last segment the horizon is 1: at 4 s buffer rep 1 (2 Mbit/s, no stall) minus the switch = 1 = rep 0.
     # Ties keep the lower rep; with smoothness 0.5 rep 1 wins.
