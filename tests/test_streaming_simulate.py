@@ -107,3 +107,9 @@ def test_many_traces_inline_and_parallel_agree_in_order():
     assert [r.to_dict() for r in parallel] == [r.to_dict() for r in inline]
     assert [r.trace for r in inline] == ["1mbit", "1mbitx0.5", ""]
     assert inline[1].rebuffer_s > inline[0].rebuffer_s
+
+
+def test_bad_gen_fps_is_an_input_error():
+    bad = Ladder((500.0, 2000.0), 2.0, LADDER.sizes, gen_fps=(30.0, 0.0))
+    with pytest.raises(InputError, match="gen_fps"):
+        simulate_session(bad, Fixed(0), FAST)

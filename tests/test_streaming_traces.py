@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ptcodec.errors import InputError
-from ptcodec.streaming.traces import Trace, download_time, load_trace
+from ptcodec.streaming.traces import Trace, download_time, load_trace, load_trace_dir
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "traces"
 
@@ -119,3 +119,22 @@ def test_real_trace_kinds_load(relative, min_s):
     assert trace.duration_s > min_s
     assert 50 < trace.mean_kbps < 100_000
     assert download_time(trace, trace.duration_s - 0.3, 1_000_000, 0.08) > 0.08
+
+
+def test_trace_directory_skips_readmes_and_names_by_relative_path(tmp_path):
+    (tmp_path / "mm").mkdir()
+    (tmp_path / "mm" / "a.down").write_text("0\n1\n2\n")
+    (tmp_path / "mm" / "README.mahimahi").write_text("These trace files represent...\n")
+    (tmp_path / "set" / "high").mkdir(parents=True)
+    (tmp_path / "set" / "high" / "0").write_text("0 1.0\n0.5 2.0\n")
+    traces = load_trace_dir(tmp_path, scale=0.5)
+    assert [t.name for t in traces] == ["mm/a.downx0.5", "set/high/0x0.5"]
+    assert traces[1].kbps == (500.0, 1000.0)
+    with pytest.raises(InputError, match="no trace files"):
+        load_trace_dir(_empty(tmp_path))
+
+
+def _empty(tmp_path: Path) -> Path:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    return empty

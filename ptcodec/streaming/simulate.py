@@ -164,6 +164,8 @@ def simulate_session(
     if max_buffer_s < ladder.segment_s:
         raise InputError(f"max buffer {max_buffer_s} s is shorter than a segment ({ladder.segment_s} s)")
     reps = len(ladder.bitrates_kbps)
+    if ladder.gen_fps is not None and (len(ladder.gen_fps) != reps or min(ladder.gen_fps) <= 0):
+        raise InputError(f"gen_fps needs one positive frame rate per representation, got {ladder.gen_fps}")
     buffer = _Buffer()
     now = 0.0
     playing = False

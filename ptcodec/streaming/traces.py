@@ -116,6 +116,24 @@ def load_trace(path: str | Path, *, bin_ms: int = 1) -> Trace:
     return _time_throughput(path, lines)
 
 
+def load_trace_dir(directory: str | Path, *, scale: float = 1.0) -> list[Trace]:
+    """Every trace under `directory` (recursively, sorted by path): `.down` files and files without a suffix
+    (Norway, svsc); others (README.mahimahi, notes) are skipped. Each is named by its path relative to
+    `directory` and multiplied by `scale`."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise InputError(f"{root}: not a directory of traces")
+    paths = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".") and p.suffix in ("", ".down"))
+    if not paths:
+        raise InputError(f"{root}: no trace files (.down, or time-throughput files without a suffix)")
+    traces = []
+    for path in paths:
+        trace = load_trace(path)
+        trace = Trace(trace.starts_s, trace.kbps, trace.duration_s, path.relative_to(root).as_posix())
+        traces.append(trace if scale == 1.0 else trace.scaled(scale))
+    return traces
+
+
 def _mahimahi(path: Path, lines: list[tuple[int, list[str]]], bin_ms: int) -> Trace:
     if bin_ms < 1:
         raise InputError(f"{path}: bin_ms must be at least 1")
