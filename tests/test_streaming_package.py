@@ -17,7 +17,7 @@ from ptcodec.cli import main
 from ptcodec.errors import InputError
 from ptcodec.jobs.truncate import truncate_file
 from ptcodec.process.quant import quantize_keyframe
-from ptcodec.ptv import Keyframe, PtvReader, QuantScheme, SceneInit, serialize
+from ptcodec.ptv import Keyframe, Metadata, Padding, PtvReader, QuantScheme, SceneInit, Unit, serialize
 from ptcodec.streaming.package import package_file
 from tests.conftest import make_header, tiny_scene
 
@@ -26,18 +26,21 @@ FRAMES = 100  # 3.33 s at 30 fps
 INTERVAL = 10
 SCENES = (0, 40, 70)  # scene starts; the second scene's keyframes are off the interval grid
 KEYFRAMES = (0, 10, 20, 30, 40, 45, 55, 65, 70, 80, 90, 99)
+PADDED = 45
 
 
 def make_stream(path: Path, scheme: int = QuantScheme.PER_COMPONENT) -> Path:
     header = make_header(frame_count=FRAMES, tokens=6, embed_dim=12)
     rng = np.random.default_rng(0)
-    units: list[SceneInit | Keyframe] = []
+    units: list[Unit] = [Metadata((("title", b"package test"),))]  # a leading unit: in the init segment
     for frame in KEYFRAMES:
         if frame in SCENES:
             units.append(tiny_scene(header, frame))
         u = rng.standard_normal((header.tokens, RANK)).astype(np.float32)
         v = rng.standard_normal((RANK, header.embed_dim)).astype(np.float32)
         units.append(quantize_keyframe(frame, u, v, scheme))
+        if frame == PADDED:
+            units.append(Padding(7))  # part of keyframe 45's temporal unit
     path.write_bytes(serialize(header, units))
     return path
 
@@ -56,7 +59,7 @@ def test_each_rank_is_its_truncation_byte_for_byte(stream, tmp_path):
         truncate_file(stream, tmp_path / f"t{rep.rank}.ptv", rep.rank)
         assert joined == (tmp_path / f"t{rep.rank}.ptv").read_bytes(), rep.rank
         with PtvReader(out / rep.init) as reader:
-            assert not any(isinstance(r.unit, (Keyframe, SceneInit)) for r in reader.units())
+            assert [type(r.unit) for r in reader.units()] == [type(reader.header), Metadata]
     top = result.representations[-1]
     assert (out / top.init).read_bytes() + b"".join((out / s.file).read_bytes() for s in top.segments) == \
         stream.read_bytes()
@@ -87,6 +90,7 @@ def test_segments_start_at_keyframes_with_their_scene_inits(stream, tmp_path):
                 assert isinstance(units[i + 1], Keyframe) and units[i + 1].frame_index == unit.frame_index
         assert [u.frame_index for u in units if isinstance(u, Keyframe)] == \
             [k for k in KEYFRAMES if s.first_frame <= k < s.first_frame + s.frames]
+        assert any(isinstance(u, Padding) for u in units) == (s.first_frame <= PADDED < s.first_frame + s.frames)
     assert [s.starts_scene for s in segments] == [True, False, True, False, True, False]
 
 
@@ -201,3 +205,23 @@ def test_a_coded_stream_scheme_2_packages_as_its_truncations(tmp_path):
 def test_a_stream_shorter_than_a_segment_is_one_segment(stream, tmp_path):
     (rep,) = package_file(stream, tmp_path / "pkg", segment_s=10).representations
     assert [(s.first_frame, s.frames, s.starts_scene) for s in rep.segments] == [(0, FRAMES, True)]
+
+
+def test_a_file_that_is_not_a_stream_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "junk.ptv").write_bytes(b"not a ptv stream at all")
+    assert main(["package", str(tmp_path / "junk.ptv"), str(tmp_path / "pkg")]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("ptcodec: error: ") and "junk.ptv" in line
+    assert not (tmp_path / "pkg").exists() and not (tmp_path / "pkg.partial").exists()
+
+
+def test_a_failure_midway_leaves_no_package_and_no_partial(stream, tmp_path, monkeypatch):
+    import ptcodec.streaming.package as package
+
+    def fail(result):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(package, "mpd_text", fail)
+    with pytest.raises(OSError, match="disk full"):
+        package_file(stream, tmp_path / "pkg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.ptv"]

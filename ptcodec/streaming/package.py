@@ -100,6 +100,23 @@ def package_file(source: str | os.PathLike[str], outdir: str | os.PathLike[str],
                          f"got {','.join(map(str, ladder))}")
     cuts = segment_starts(durations, round(Fraction(segment_s) / time_base))
     partial = _fresh_partial(out)
+    try:
+        result = _write_package(name, partial, out, ladder, cuts, time_base)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)  # ours alone; nothing of the user's is in it
+        raise
+    try:
+        if os.path.isdir(out):
+            os.rmdir(out)  # empty, checked above
+        os.replace(partial, out)
+    except OSError as error:
+        raise write_error(out, error, "cannot rename the finished package to") from None
+    return result
+
+
+def _write_package(name: str, partial: Path, out: str, ladder: tuple[int, ...], cuts: list[int],
+                   time_base: Fraction) -> PackageResult:
+    """Every file of the package, into `partial`."""
     reps = tuple(_representation(name, partial, rank, cuts, time_base) for rank in ladder)
     result = PackageResult(out, time_base, reps)
     _write_text(partial / "index.json", json.dumps(index_json(result), indent=1) + "\n")
@@ -108,12 +125,6 @@ def package_file(source: str | os.PathLike[str], outdir: str | os.PathLike[str],
     for rep in reps:
         _write_text(partial / rep.playlist, media_playlist(rep))
     os.remove(partial / MARKER)
-    try:
-        if os.path.isdir(out):
-            os.rmdir(out)  # empty, checked above
-        os.replace(partial, out)
-    except OSError as error:
-        raise write_error(out, error, "cannot rename the finished package to") from None
     return result
 
 
@@ -176,26 +187,36 @@ def _representation(source: str, partial: Path, rank: int, cuts: list[int], time
     (partial / folder).mkdir()
     cut = partial / folder / ".truncated.ptv"
     truncate_file(source, cut, rank)
+    init_name = f"{folder}/init.ptvi"
+    segments: list[Segment] = []
+    group: list[Packet] = []
+    starts = set(cuts[1:])
     with PtvReader(cut) as reader:
         init = reader.codec_private()
-        packets = list(reader.packets())
+        _write_bytes(partial / init_name, init)
+        for i, packet in enumerate(reader.packets()):
+            if i in starts:
+                segments.append(_segment(partial, f"{folder}/seg-{len(segments) + 1:05d}.ptvs", group, time_base))
+                group = []
+            group.append(packet)
+    segments.append(_segment(partial, f"{folder}/seg-{len(segments) + 1:05d}.ptvs", group, time_base))
     os.remove(cut)
-    init_name = f"{folder}/init.ptvi"
-    _write_bytes(partial / init_name, init)
-    segments = []
-    for n, (a, b) in enumerate(zip(cuts, [*cuts[1:], len(packets)], strict=True), start=1):
-        group = packets[a:b]
-        data = b"".join(p.data for p in group)
-        first, frames = group[0].pts, sum(p.duration for p in group)
-        seg_name = f"{folder}/seg-{n:05d}.ptvs"
-        _write_bytes(partial / seg_name, data)
-        segments.append(Segment(seg_name, len(data), first, frames, float(first * time_base),
-                                float(frames * time_base), group[0].is_keyframe))
-    seconds = sum(Fraction(s.frames) * time_base for s in segments)
+    if len(segments) != len(cuts):  # cutting keeps every temporal unit (spec 7.3)
+        raise AssertionError(f"rank {rank}: {len(segments)} segments, expected {len(cuts)}")
+    seconds = sum(Fraction(s.frames) for s in segments) * time_base
     peak = max(Fraction(8 * s.bytes) / (s.frames * time_base) for s in segments)
     mean = Fraction(8 * sum(s.bytes for s in segments)) / seconds
     return Representation(rank, init_name, len(init), tuple(segments), math.ceil(peak), math.ceil(mean),
                           f"{folder}/playlist.m3u8")
+
+
+def _segment(partial: Path, name: str, group: list[Packet], time_base: Fraction) -> Segment:
+    """Write one media segment: its temporal units' bytes, in order."""
+    data = b"".join(p.data for p in group)
+    _write_bytes(partial / name, data)
+    first, frames = group[0].pts, sum(p.duration for p in group)
+    return Segment(name, len(data), first, frames, float(first * time_base), float(frames * time_base),
+                   group[0].is_keyframe)
 
 
 def index_json(result: PackageResult) -> dict:
