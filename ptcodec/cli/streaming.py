@@ -1,10 +1,13 @@
-"""`ptcodec package`: adaptive streaming over rank ladders (ptcodec.streaming)."""
+"""`ptcodec package` and `simulate-abr`: adaptive streaming over rank ladders (ptcodec.streaming)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
 
-from ptcodec.cli.types import positive_float, ranks
+from ptcodec.cli.types import nonnegative_float, positive, positive_float, ranks
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +27,42 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the ranks of the ladder, each at most the stream's (default: the stream's own rank only)")
     p.set_defaults(run=run_package)
 
+    from ptcodec.streaming.abr import ABRS
+
+    p = sub.add_parser(
+        "simulate-abr", help="trace-driven ABR simulation of a packaged ladder",
+        description="Stream a `ptcodec package` ladder over every trace of a directory (Mahimahi .down files, "
+        "'time throughput' files) with each ABR, in a discrete-event simulation: sequential downloads, one RTT "
+        "each, playback once a segment (and its closing keyframe) is in, and the client's generation speed. "
+        "QoE is Pensieve's linear form: sum of bitrates (Mbit/s) - 4.3 x stall s - 4.3 x startup s - "
+        "sum of |bitrate changes| (Mbit/s).")
+    p.add_argument("package", help="a directory written by `ptcodec package` (its index.json)")
+    p.add_argument("traces", help="a trace file, or a directory of them (searched recursively)")
+    p.add_argument("--abr", default=",".join(ABRS), metavar="NAMES",
+                   help=f"comma-separated ABRs to run (default {','.join(ABRS)})")
+    p.add_argument("--scale", type=positive_float, default=1.0,
+                   help="multiply every trace's throughput (say so in any table: the traces are faster than a "
+                   "prompt ladder needs; default 1)")
+    p.add_argument("--rtt-ms", type=nonnegative_float, default=80.0, help="round-trip time per request (default 80)")
+    p.add_argument("--gen-fps", type=_speeds, metavar="F[,F...]",
+                   help="frames/s the client generates, one value or one per rank (lowest first); default unlimited")
+    p.add_argument("--compute-unaware", action="store_true",
+                   help="let the ABR choose ranks the client cannot generate in real time (for comparison)")
+    p.add_argument("--jobs", "-j", type=positive, default=1, help="worker processes (default 1)")
+    p.add_argument("--out", help="write every session (per-segment logs included) as JSON here")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(run=run_simulate)
+
+
+def _speeds(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of frame rates") from None
+    if not values or not all(math.isfinite(v) and v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: every frame rate must be a number > 0")
+    return values
+
 
 def run_package(args: argparse.Namespace) -> int:
     from ptcodec.streaming.package import package_file
@@ -34,4 +73,50 @@ def run_package(args: argparse.Namespace) -> int:
               f"{rep.init_bytes + sum(s.bytes for s in rep.segments):,} bytes, "
               f"peak {rep.peak_bps / 1000:,.1f} kbit/s, mean {rep.mean_bps / 1000:,.1f} kbit/s")
     print(f"{result.directory}: manifest.mpd, master.m3u8, index.json")
+    return 0
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    from ptcodec.cli.progress import Bars
+    from ptcodec.errors import InputError
+    from ptcodec.outputs import atomic_file
+    from ptcodec.streaming.abr import ABRS
+    from ptcodec.streaming.ladder import load_ladder, ranks_of
+    from ptcodec.streaming.simulate import simulate_named
+    from ptcodec.streaming.traces import load_trace, load_trace_dir
+
+    names = [n.strip() for n in args.abr.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ABRS]
+    if unknown or not names:
+        raise InputError(f"--abr {args.abr!r}: choose from {', '.join(ABRS)}")
+    ladder = load_ladder(args.package, gen_fps=args.gen_fps)
+    if os.path.isdir(args.traces):
+        traces = load_trace_dir(args.traces, scale=args.scale)
+    else:
+        traces = [load_trace(args.traces)]
+        traces = [t.scaled(args.scale) for t in traces] if args.scale != 1 else traces
+    if not traces:
+        raise InputError(f"{args.traces}: no trace files found")
+    out: dict = {"package": args.package, "ranks": ranks_of(args.package), "scale": args.scale,
+                 "rtt_ms": args.rtt_ms, "gen_fps": args.gen_fps, "compute_aware": not args.compute_unaware,
+                 "abrs": {}}
+    print(f"{args.package}: ranks {','.join(map(str, out['ranks']))}, {ladder.segments} segments of "
+          f"{ladder.segment_s:.2f} s; {len(traces)} traces (x{args.scale:g}), RTT {args.rtt_ms:g} ms")
+    print(f"{'abr':6} {'QoE/seg':>8} {'stalls':>7} {'stall s':>8} {'startup s':>9} {'kbit/s':>8}")
+    with Bars(args.quiet) as bars:
+        for name in names:
+            results = simulate_named(ladder, name, traces, compute_aware=not args.compute_unaware,
+                                     jobs=args.jobs, rtt_s=args.rtt_ms / 1000,
+                                     progress=lambda done, total, n=name: bars(f"simulating {n}", done, total))
+            out["abrs"][name] = [r.to_dict() for r in results]
+            count = len(results)
+            print(f"{name:6} {sum(r.qoe_per_segment for r in results) / count:8.3f} "
+                  f"{sum(r.stall_count for r in results) / count:7.2f} {sum(r.stall_s for r in results) / count:8.2f} "
+                  f"{sum(r.startup_s for r in results) / count:9.2f} "
+                  f"{sum(r.mean_bitrate_kbps for r in results) / count:8.1f}")
+    print("(means over the traces; QoE weights: bitrate 1, rebuffer 4.3, startup 4.3, smoothness 1)")
+    if args.out:
+        with atomic_file(args.out) as f:
+            f.write((json.dumps(out, indent=1) + "\n").encode())
+        print(f"{args.out}: every session")
     return 0

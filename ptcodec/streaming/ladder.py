@@ -1,0 +1,50 @@
+"""The ABR's view of a package: a Ladder from a `ptcodec package` index.json.
+
+Each representation's bitrate is its mean rate (index.json's bandwidth_mean_bps), the
+segment sizes are the exact bytes of its media segments, and the nominal segment length is
+the mean segment duration. The init segments are not part of the ladder: a player fetches
+one per representation once, before it plays (the simulator leaves them out)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ptcodec.errors import InputError
+from ptcodec.streaming.abr import Ladder
+from ptcodec.streaming.package import SCHEMA
+
+
+def load_ladder(package: str | Path, *, gen_fps: tuple[float, ...] | None = None) -> Ladder:
+    """The Ladder of a package directory (or its index.json); `gen_fps`: one generation speed
+    per representation, lowest rank first, or None for a client that generates without limit."""
+    path = Path(package)
+    index_path = path / "index.json" if path.is_dir() else path
+    try:
+        index = json.loads(index_path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{index_path}: no such file (give a `ptcodec package` directory)") from None
+    except (OSError, UnicodeError, json.JSONDecodeError) as error:
+        raise InputError(f"{index_path}: not a package index ({error})") from None
+    if not isinstance(index, dict) or index.get("schema") != SCHEMA:
+        raise InputError(f"{index_path}: not a `ptcodec package` index of schema {SCHEMA!r}")
+    try:
+        reps = sorted(index["representations"], key=lambda r: r["rank"])
+        num, den = index["time_base"]
+        sizes = tuple(tuple(int(s["bytes"]) for s in r["segments"]) for r in reps)
+        durations = [float(s["duration_s"]) for s in reps[0]["segments"]]
+        bitrates = tuple(float(r["bandwidth_mean_bps"]) / 1000 for r in reps)
+    except (KeyError, TypeError, ValueError, IndexError) as error:
+        raise InputError(f"{index_path}: malformed package index ({error!r})") from None
+    if gen_fps is not None and len(gen_fps) not in (1, len(reps)):
+        raise InputError(f"--gen-fps gives {len(gen_fps)} speeds for {len(reps)} representations")
+    if gen_fps is not None and len(gen_fps) == 1:
+        gen_fps = gen_fps * len(reps)
+    return Ladder(bitrates, sum(durations) / len(durations), sizes, gen_fps=gen_fps, fps=den / num)
+
+
+def ranks_of(package: str | Path) -> list[int]:
+    """The ranks of a package's representations, lowest first."""
+    path = Path(package)
+    index = json.loads((path / "index.json" if path.is_dir() else path).read_text())
+    return sorted(r["rank"] for r in index["representations"])
