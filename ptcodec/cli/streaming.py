@@ -1,4 +1,4 @@
-"""`ptcodec package` and `simulate-abr`: adaptive streaming over rank ladders (ptcodec.streaming)."""
+"""`ptcodec package`, `serve` and `simulate-abr`: adaptive streaming over rank ladders (ptcodec.streaming)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ranks", type=ranks, metavar="R,R,...",
                    help="the ranks of the ladder, each at most the stream's (default: the stream's own rank only)")
     p.set_defaults(run=run_package)
+
+    p = sub.add_parser(
+        "serve", help="serve a package over HTTP on 127.0.0.1, paced by a network trace",
+        description="Serve the files of a `ptcodec package` directory on 127.0.0.1 (loopback only), each response "
+        "held to a network trace (Mahimahi .down, or 'time throughput'), looping from the server's start, "
+        "after a fixed RTT; responses share the link one at a time. Without --trace, full speed. Ctrl-C stops it.")
+    p.add_argument("package", help="a directory written by `ptcodec package`")
+    p.add_argument("--trace", help="the trace file that paces the responses")
+    p.add_argument("--scale", type=positive_float, default=1.0, help="multiply the trace's throughput (default 1)")
+    p.add_argument("--rtt-ms", type=nonnegative_float, default=80.0, help="delay before each response (default 80)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port on 127.0.0.1 (default 8000; 0: any free port)")
+    p.set_defaults(run=run_serve)
 
     from ptcodec.streaming.abr import ABRS
 
@@ -119,4 +131,31 @@ def run_simulate(args: argparse.Namespace) -> int:
         with atomic_file(args.out) as f:
             f.write((json.dumps(out, indent=1) + "\n").encode())
         print(f"{args.out}: every session")
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from ptcodec.streaming.serve import HOST, start
+    from ptcodec.streaming.traces import load_trace
+
+    trace = load_trace(args.trace) if args.trace else None
+    if trace is not None and args.scale != 1:
+        trace = trace.scaled(args.scale)
+
+    async def serve_forever() -> None:
+        runner, port = await start(args.package, trace, port=args.port, rtt_s=args.rtt_ms / 1000)
+        pace = f"paced by {trace.name or args.trace} ({trace.mean_kbps:,.0f} kbit/s mean)" if trace else "at full speed"
+        print(f"serving {args.package} on http://{HOST}:{port}/ {pace}, RTT {args.rtt_ms:g} ms; Ctrl-C stops",
+              flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(serve_forever())
+    except KeyboardInterrupt:
+        print("stopped")
     return 0
