@@ -26,13 +26,11 @@ import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ptcodec.errors import InputError
+from ptcodec.streaming.abr import Abr, AbrState, Ladder, make_abr
 from ptcodec.streaming.traces import Trace, download_time
-
-if TYPE_CHECKING:
-    from ptcodec.streaming.abr import Abr, Ladder
 
 Quality = Sequence[Sequence[Any]]  # quality[rep][segment]: one value for the segment, or one per frame
 
@@ -158,14 +156,10 @@ def simulate_session(
 
     `quality[rep][segment]` (a value, or one value per frame) with `quality_threshold` gives the share of frames
     worse than the threshold (below it when `higher_is_better`, above it for LPIPS-like measures)."""
-    from ptcodec.streaming.abr import AbrState
-
     weights = weights or QoeWeights()
     if max_buffer_s < ladder.segment_s:
         raise InputError(f"max buffer {max_buffer_s} s is shorter than a segment ({ladder.segment_s} s)")
-    reps = len(ladder.bitrates_kbps)
-    if ladder.gen_fps is not None and (len(ladder.gen_fps) != reps or min(ladder.gen_fps) <= 0):
-        raise InputError(f"gen_fps needs one positive frame rate per representation, got {ladder.gen_fps}")
+    reps = ladder.reps  # the Ladder checked its gen_fps when it was made
     buffer = _Buffer()
     now = 0.0
     playing = False
@@ -314,6 +308,4 @@ def simulate_named(
     ladder: Ladder, abr_name: str, traces: Sequence[Trace], *, compute_aware: bool = True, **options: Any
 ) -> list[SessionResult]:
     """simulate_traces with the ABR made by name (`make_abr`), for the CLI."""
-    from ptcodec.streaming.abr import make_abr
-
     return simulate_traces(ladder, make_abr(abr_name, compute_aware=compute_aware), traces, **options)
