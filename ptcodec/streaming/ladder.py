@@ -26,21 +26,30 @@ def load_ladder(package: str | Path, *, gen_fps: tuple[float, ...] | None = None
         raise InputError(f"{index_path}: no such file (give a `ptcodec package` directory)") from None
     except (OSError, UnicodeError, json.JSONDecodeError) as error:
         raise InputError(f"{index_path}: not a package index ({error})") from None
+    return ladder_from_index(index, str(index_path), gen_fps=gen_fps)
+
+
+def ladder_from_index(index: object, where: str, *, gen_fps: tuple[float, ...] | None = None) -> Ladder:
+    """The Ladder of a parsed index.json (read from a file, or fetched over HTTP by the player);
+    `where` names it in errors."""
     if not isinstance(index, dict) or index.get("schema") != SCHEMA:
-        raise InputError(f"{index_path}: not a `ptcodec package` index of schema {SCHEMA!r}")
+        raise InputError(f"{where}: not a `ptcodec package` index of schema {SCHEMA!r}")
     try:
         reps = sorted(index["representations"], key=lambda r: r["rank"])
         num, den = index["time_base"]
         sizes = tuple(tuple(int(s["bytes"]) for s in r["segments"]) for r in reps)
         durations = [float(s["duration_s"]) for s in reps[0]["segments"]]
         bitrates = tuple(float(r["bandwidth_mean_bps"]) / 1000 for r in reps)
-    except (KeyError, TypeError, ValueError, IndexError) as error:
-        raise InputError(f"{index_path}: malformed package index ({error!r})") from None
+        fps = den / num
+    except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError) as error:
+        raise InputError(f"{where}: malformed package index ({error!r})") from None
+    if not durations:
+        raise InputError(f"{where}: malformed package index (a representation without segments)")
     if gen_fps is not None and len(gen_fps) not in (1, len(reps)):
         raise InputError(f"--gen-fps gives {len(gen_fps)} speeds for {len(reps)} representations")
     if gen_fps is not None and len(gen_fps) == 1:
         gen_fps = gen_fps * len(reps)
-    return Ladder(bitrates, sum(durations) / len(durations), sizes, gen_fps=gen_fps, fps=den / num)
+    return Ladder(bitrates, sum(durations) / len(durations), sizes, gen_fps=gen_fps, fps=fps)
 
 
 def ranks_of(package: str | Path) -> list[int]:

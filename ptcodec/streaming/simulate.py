@@ -133,11 +133,97 @@ class _Buffer:
         return wall
 
 
-def _gen_ratio(ladder: Ladder, rep: int) -> float:
-    """Wall seconds per second of video for `rep` (1 unless generation is slower than playback)."""
-    if ladder.gen_fps is None or ladder.gen_fps[rep] >= ladder.fps:
+def _gen_ratio(ladder: Ladder, rep: int, gen_fps: float | None = None) -> float:
+    """Wall seconds per second of video for `rep` (1 unless generation is slower than playback);
+    `gen_fps` (measured by a player that generates for real) stands in for the ladder's."""
+    speed = gen_fps if gen_fps is not None else (None if ladder.gen_fps is None else ladder.gen_fps[rep])
+    if speed is None or speed >= ladder.fps:
         return 1.0
-    return ladder.fps / ladder.gen_fps[rep]
+    return ladder.fps / speed
+
+
+class Playback:
+    """One session's playback model: the buffer, rebuffering, generation stalls, the max-buffer wait and
+    startup (see the module docstring). The one implementation of that accounting: the simulator feeds it
+    download times from the trace, the player (player.py) download times measured on the wall clock.
+
+    Per segment: `choose` asks the ABR (with the state the model holds), the caller downloads the segment
+    starting at `now`, and `arrive` accounts for it and returns the seconds the client idles before its
+    next request (the first frame's generation at startup, the wait for the buffer to drain to
+    `max_buffer_s`); `result` gives the SessionResult."""
+
+    def __init__(self, ladder: Ladder, *, max_buffer_s: float = 60.0) -> None:
+        if max_buffer_s < ladder.segment_s:
+            raise InputError(f"max buffer {max_buffer_s} s is shorter than a segment ({ladder.segment_s} s)")
+        self.ladder = ladder
+        self.max_buffer_s = max_buffer_s
+        self.buffer = _Buffer()
+        self.now = 0.0
+        """Session time: seconds since the first request."""
+        self.playing = False
+        self.startup_s = 0.0
+        self.last_rep: int | None = None
+        self.throughputs: list[float] = []
+        self.downloads: list[float] = []
+        self.logs: list[SegmentLog] = []
+
+    def state(self, segment: int) -> AbrState:
+        """What the ABR sees before it chooses `segment`."""
+        return AbrState(segment, self.buffer.content_s, self.last_rep, list(self.throughputs), list(self.downloads))
+
+    def choose(self, abr: Abr, segment: int) -> int:
+        """The ABR's representation for `segment`, checked against the ladder."""
+        rep = abr.choose(self.state(segment), self.ladder)
+        if not 0 <= rep < self.ladder.reps:
+            raise InputError(f"ABR {abr.name!r} chose representation {rep} of {self.ladder.reps} for segment {segment}")
+        return rep
+
+    def arrive(self, segment: int, rep: int, nbytes: int, download_s: float, *, gen_fps: float | None = None) -> float:
+        """Segment `segment` of `rep` (`nbytes` bytes) arrived `download_s` after it was requested at `now`;
+        `gen_fps` overrides the ladder's generation speed (a measured one). Returns the idle seconds
+        before the next request, by which `now` has already advanced."""
+        ladder, buffer = self.ladder, self.buffer
+        rebuffer = 0.0
+        if self.playing:
+            rebuffer = max(0.0, download_s - buffer.wall_s)
+            buffer.drain_wall(download_s)
+        request_s = self.now
+        self.now += download_s
+        arrived = self.now
+        ratio = _gen_ratio(ladder, rep, gen_fps)
+        if not self.playing:
+            speed = gen_fps if gen_fps is not None else (None if ladder.gen_fps is None else ladder.gen_fps[rep])
+            self.startup_s = self.now + (1 / speed if speed is not None else 0.0)  # the first frame generated
+            self.now = self.startup_s
+            self.playing = True
+        buffer.add(ladder.segment_s, ratio)
+        after = buffer.content_s
+        wait = 0.0
+        if after > self.max_buffer_s:
+            wait = buffer.wall_to_content(self.max_buffer_s)
+            buffer.drain_wall(wait)
+            self.now += wait
+        kbps = nbytes * 8 / 1000 / download_s if download_s > 0 else math.inf
+        self.throughputs.append(kbps)
+        self.downloads.append(download_s)
+        self.logs.append(SegmentLog(segment, rep, nbytes, request_s, download_s, kbps, after, rebuffer,
+                                    ladder.segment_s * (ratio - 1), wait))
+        self.last_rep = rep
+        return self.now - arrived
+
+    def result(
+        self,
+        abr_name: str,
+        trace_name: str,
+        *,
+        weights: QoeWeights | None = None,
+        quality: Quality | None = None,
+        quality_threshold: float | None = None,
+        higher_is_better: bool = True,
+    ) -> SessionResult:
+        """The session so far, with QoE in `weights` (Pensieve's by default)."""
+        return _result(self.ladder, abr_name, trace_name, self.logs, self.startup_s, weights or QoeWeights(),
+                       quality, quality_threshold, higher_is_better)
 
 
 def simulate_session(
@@ -156,55 +242,19 @@ def simulate_session(
 
     `quality[rep][segment]` (a value, or one value per frame) with `quality_threshold` gives the share of frames
     worse than the threshold (below it when `higher_is_better`, above it for LPIPS-like measures)."""
-    weights = weights or QoeWeights()
-    if max_buffer_s < ladder.segment_s:
-        raise InputError(f"max buffer {max_buffer_s} s is shorter than a segment ({ladder.segment_s} s)")
-    reps = ladder.reps  # the Ladder checked its gen_fps when it was made
-    buffer = _Buffer()
-    now = 0.0
-    playing = False
-    startup_s = 0.0
-    last_rep: int | None = None
-    throughputs: list[float] = []
-    downloads: list[float] = []
-    logs: list[SegmentLog] = []
+    playback = Playback(ladder, max_buffer_s=max_buffer_s)  # the Ladder checked its gen_fps when it was made
     for seg in range(ladder.segments):
-        state = AbrState(seg, buffer.content_s, last_rep, list(throughputs), list(downloads))
-        rep = abr.choose(state, ladder)
-        if not 0 <= rep < reps:
-            raise InputError(f"ABR {abr.name!r} chose representation {rep} of {reps} for segment {seg}")
+        rep = playback.choose(abr, seg)
         nbytes = ladder.sizes[rep][seg]
-        dl = download_time(trace, now, nbytes, rtt_s)
-        rebuffer = 0.0
-        if playing:
-            rebuffer = max(0.0, dl - buffer.wall_s)
-            buffer.drain_wall(dl)
-        request_s, now = now, now + dl
-        ratio = _gen_ratio(ladder, rep)
-        if not playing:
-            first_frame = 1 / ladder.gen_fps[rep] if ladder.gen_fps is not None else 0.0
-            startup_s = now + first_frame
-            now = startup_s
-            playing = True
-        buffer.add(ladder.segment_s, ratio)
-        after = buffer.content_s
-        wait = 0.0
-        if after > max_buffer_s:
-            wait = buffer.wall_to_content(max_buffer_s)
-            buffer.drain_wall(wait)
-            now += wait
-        kbps = nbytes * 8 / 1000 / dl if dl > 0 else math.inf
-        throughputs.append(kbps)
-        downloads.append(dl)
-        logs.append(SegmentLog(seg, rep, nbytes, request_s, dl, kbps, after, rebuffer, ladder.segment_s * (ratio - 1), wait))
-        last_rep = rep
-    return _result(ladder, abr, trace, logs, startup_s, weights, quality, quality_threshold, higher_is_better)
+        playback.arrive(seg, rep, nbytes, download_time(trace, playback.now, nbytes, rtt_s))
+    return playback.result(abr.name, trace.name, weights=weights, quality=quality,
+                           quality_threshold=quality_threshold, higher_is_better=higher_is_better)
 
 
 def _result(
     ladder: Ladder,
-    abr: Abr,
-    trace: Trace,
+    abr_name: str,
+    trace_name: str,
     logs: list[SegmentLog],
     startup_s: float,
     weights: QoeWeights,
@@ -225,8 +275,8 @@ def _result(
         - weights.smoothness * smooth_term
     )
     return SessionResult(
-        trace=trace.name,
-        abr=abr.name,
+        trace=trace_name,
+        abr=abr_name,
         weights=weights,
         qoe=qoe,
         bitrate_term=bitrate_term,
