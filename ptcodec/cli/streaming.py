@@ -1,4 +1,4 @@
-"""`ptcodec package`, `serve` and `simulate-abr`: adaptive streaming over rank ladders (ptcodec.streaming)."""
+"""`ptcodec package`, `serve`, `simulate-abr` and `play`: adaptive streaming over rank ladders (ptcodec.streaming)."""
 
 from __future__ import annotations
 
@@ -64,6 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="write every session (per-segment logs included) as JSON here")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(run=run_simulate)
+
+    register_play(sub)
 
 
 def _speeds(text: str) -> tuple[float, ...]:
@@ -158,4 +160,97 @@ def run_serve(args: argparse.Namespace) -> int:
         asyncio.run(serve_forever())
     except KeyboardInterrupt:
         print("stopped")
+    return 0
+
+
+# -- ptcodec play ------------------------------------------------------------------------------------------------
+
+
+def register_play(sub: argparse._SubParsersAction) -> None:
+    from ptcodec.cli.generator_args import add_generator_args
+    from ptcodec.streaming.abr import ABRS
+    from ptcodec.streaming.player import RETRIES
+
+    p = sub.add_parser(
+        "play", help="play a package over HTTP with an ABR (the simulator's client on a real network)",
+        description="Fetch a package's manifest (its root URL, index.json or manifest.mpd), then download its "
+        "media segments one after another, each segment's rank chosen by the ABR from the buffer and the measured "
+        "throughput, through the same playback model as simulate-abr (download times measured on the wall "
+        "clock). Generation is modelled at --gen-fps, or real with --generator (each segment decoded as it "
+        "arrives, timed). A failed segment is retried, then fetched at another rank. One line per segment on "
+        "stderr; the summary on stdout.")
+    p.add_argument("url", help="http://HOST:PORT/ of `ptcodec serve`, or its index.json or manifest.mpd")
+    p.add_argument("--abr", choices=ABRS, default="bb", help="the ABR algorithm (default bb)")
+    p.add_argument("--compute-unaware", action="store_true",
+                   help="let the ABR choose ranks the client cannot generate in real time (for comparison)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--gen-fps", type=_speeds, metavar="F[,F...]",
+                     help="modelled generation: frames/s, one value or one per rank (lowest first); default unlimited")
+    how.add_argument("--generator", metavar="NAME",
+                     help="generate for real with this generator (the stream's: reference, sd-turbo), each segment "
+                     "as it arrives; its measured frames/s is the generation speed")
+    p.add_argument("--output", metavar="FILE", help="with --generator: write the frames (as `ptcodec decode` does, "
+                   "by extension; written atomically)")
+    p.add_argument("--batch", type=positive, default=16, help="with --generator: largest generator batch (default 16)")
+    p.add_argument("--max-buffer", type=positive_float, default=60.0, metavar="S",
+                   help="seconds of video the player buffers before it waits (default 60)")
+    p.add_argument("--retries", type=int, default=RETRIES, choices=range(0, 10), metavar="N",
+                   help=f"retries of a failed segment before another rank is tried (default {RETRIES})")
+    p.add_argument("--log", metavar="FILE", help="write the session (per-segment logs) as JSON, as simulate-abr --out")
+    p.add_argument("--quiet", "-q", action="store_true", help="no per-segment lines")
+    add_generator_args(p, choose=False)
+    p.set_defaults(run=run_play)
+
+
+def run_play(args: argparse.Namespace) -> int:
+    import sys
+
+    from ptcodec.errors import InputError
+    from ptcodec.outputs import atomic_file, check_output
+    from ptcodec.streaming.abr import make_abr
+    from ptcodec.streaming.player import Generation, play_url
+    from ptcodec.streaming.simulate import SegmentLog
+
+    if args.output and not args.generator:
+        raise InputError("--output needs --generator: frames are written only when they are generated for real")
+    if args.log:
+        check_output(args.log)
+    generation = None
+    if args.generator:
+        from ptcodec.cli.generator_args import generator_options
+        from ptcodec.generators import load_generator
+
+        generation = Generation(load_generator(args.generator, generator_options(args)), args.output,
+                                max_batch=args.batch)
+    ranks: list[int] = []
+
+    def progress(log: SegmentLog, done: int, total: int) -> None:
+        if args.quiet:
+            return
+        stalls = "".join([f", rebuffer {log.rebuffer_s:.2f} s" if log.rebuffer_s else "",
+                          f", generation stall {log.gen_stall_s:.2f} s" if log.gen_stall_s else ""])
+        print(f"segment {done}/{total}: rep {log.rep}, {log.bytes:,} B in {log.download_s:.2f} s "
+              f"({log.throughput_kbps:,.0f} kbit/s), buffer {log.buffer_s:.1f} s{stalls}", file=sys.stderr, flush=True)
+
+    def warn(text: str) -> None:
+        print(f"ptcodec: warning: {text}", file=sys.stderr, flush=True)
+
+    abr = make_abr(args.abr, compute_aware=not args.compute_unaware)
+    result = play_url(args.url, abr, gen_fps=args.gen_fps, generation=generation, max_buffer_s=args.max_buffer,
+                      retries=args.retries, progress=progress, warn=warn, on_package=lambda p: ranks.extend(p.ranks))
+    session = result.to_dict()
+    for segment in session["segments"]:
+        segment["rank"] = ranks[segment["rep"]]
+    generated = f", {generation.frames} frames generated" if generation is not None else ""
+    print(f"{args.url}: {args.abr}, {len(result.segments)} segments, mean {result.mean_bitrate_kbps:,.1f} kbit/s, "
+          f"{result.stall_count} stalls ({result.stall_s:.2f} s), startup {result.startup_s:.2f} s, "
+          f"QoE {result.qoe:.3f}{generated}")
+    if args.output:
+        print(f"{args.output}: {generation.frames if generation else 0} frames")
+    if args.log:
+        out = {"url": args.url, "ranks": ranks, "gen_fps": args.gen_fps, "generator": args.generator,
+               "compute_aware": not args.compute_unaware, "abrs": {args.abr: [session]}}
+        with atomic_file(args.log) as f:
+            f.write((json.dumps(out, indent=1) + "\n").encode())
+        print(f"{args.log}: the session")
     return 0
