@@ -383,9 +383,11 @@ class Player:
         for candidate in self._fallbacks(seg, rep):
             url = package.segment_urls[candidate][seg]
             error: FetchFailed | None = None
+            attempts = 0
             for attempt in range(self.retries + 1):
                 if attempt:
                     await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
+                attempts += 1
                 try:
                     fetched = await self._init(candidate)
                     data = await fetch(self.session, url, expected=package.ladder.sizes[candidate][seg])
@@ -393,7 +395,7 @@ class Player:
                 except FetchFailed as failed:
                     error = failed
             failures.append(f"rank {package.ranks[candidate]}: {error}")
-            self.warn(f"{url}: failed {self.retries + 1} times ({error})")
+            self.warn(f"{url}: failed {attempts} times ({error})")
         refused = "" if len(failures) == package.ladder.reps else " (the others cannot be decoded after this " \
             "segment's predecessor: a version 1.1 stream switches only at a scene start)"
         raise InputError(f"{package.segment_urls[rep][seg]}: segment {seg + 1} could not be fetched from any "

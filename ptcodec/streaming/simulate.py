@@ -13,6 +13,9 @@ Model (one session = one ladder over one trace):
   wall time instead of F / fps: a generation stall of the difference (one stall per such segment).
 - Startup: playback starts once the first segment is in and its first frame is generated (1 / gen_fps).
 
+This model is one class, `Playback`, which the player (player.py) drives too, with download times measured
+on the wall clock instead of `download_time`.
+
 QoE is Pensieve's linear form, with the weights stated in every result:
     sum(bitrate_Mbps) - rebuffer_weight * stall_s - startup_weight * startup_s - smooth_weight * sum(|d bitrate_Mbps|)
 where stall_s counts network rebuffering and generation stalls (Pensieve counts its startup wait as rebuffering,
