@@ -159,6 +159,15 @@ def test_a_malformed_manifest_is_one_line_naming_it(server, package, capsys, nam
     assert "\n" not in err and message in err and f"127.0.0.1:{server.port}/{name}" in err, err
 
 
+def test_an_index_that_points_to_another_server_is_refused(server, package, capsys):
+    index = json.loads((package / "index.json").read_text())
+    index["representations"][1]["segments"][2]["file"] = "http://192.0.2.1/seg.ptvs"
+    (package / "index.json").write_text(json.dumps(index))
+    assert main(["play", f"http://127.0.0.1:{server.port}/index.json", "-q"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("index.json: the index points outside its server ('http://192.0.2.1/seg.ptvs')"), err
+
+
 def test_a_missing_manifest_is_one_line(server, capsys):
     assert main(["play", f"http://127.0.0.1:{server.port}/none/", "-q"]) == 1
     err = capsys.readouterr().err.strip()
