@@ -143,3 +143,34 @@ def test_a_video_behind_the_playing_one_is_refused() -> None:
     decisions = [(0, 0, 0.0), (1, 0, 0.0), (0, 0, 500.0), (0, 0, 500.0), (0, 0, 500.0)]  # a ends within the first sleep
     with pytest.raises(DecisionError, match="video id 0 is not in the queue"):
         Session([a, b], [1000.0, 2000.0], fast_link()).run(Script(decisions))
+
+
+def test_last_watched_levels_carry_to_the_next_trace_in_order() -> None:
+    from ptcodec.preload.runner import carry_last_levels
+    from ptcodec.preload.session import SessionResult
+
+    first = SessionResult(qoe=10.0, score=5.0, last_watched_kbps={0: 1850})
+    # The second session fetched video 1's first chunk (750 kbps) before video 0's last watched chunk.
+    second = SessionResult(qoe=10.0, score=5.0, unresolved_first_chunks=[(1, 750)], last_watched_kbps={0: 1200})
+    third = SessionResult(qoe=10.0, score=5.0, unresolved_first_chunks=[(1, 750)])
+    carry_last_levels([first, second, third])
+    assert (first.qoe, second.qoe, third.qoe) == (10.0, pytest.approx(8.9), pytest.approx(9.55))
+    assert (second.score, third.score) == (pytest.approx(3.9), pytest.approx(4.55))
+    assert third.smooth_kbps == 450  # against the latest session's level, 1200
+
+
+def test_players_show_the_queue_as_the_challenge_does() -> None:
+    a, b = video("a", [9500, 19000, 28500]), video("b", [9500, 9500])
+    session = Session([a, b], [3000.0, 2000.0], fast_link())
+    session.step((0, 0, 0.0))
+    session.step((0, 2, 0.0))  # 100 ms: plays 100 ms of a
+    head, tail = session.players()
+    assert (head.get_chunk_counter(), head.get_remain_video_num(), head.get_chunk_sum()) == (2, 1, 3)
+    assert head.get_buffer_size() == 1900 and head.get_play_chunk() == pytest.approx(0.1)
+    assert head.get_downloaded_bitrate() == [0, 2] and head.get_video_quality(1) == 2 and head.get_video_quality(2) == -1
+    assert head.get_video_size(1) == 28500 and head.get_undownloaded_video_size(1) == [[28500]] * 3
+    assert head.get_future_video_size(2) == [[19000, 28500]] * 3  # from the chunk after the one playing
+    assert head.get_preload_size() == 9500 + 19000 and tail.get_chunk_counter() == 0
+    assert head.get_video_len() == 3000.0 and head.get_user_model()[0][:2] == [0.0, 1000.0]
+    with pytest.raises(DecisionError, match="past its last chunk"):
+        head.get_undownloaded_video_size(2)

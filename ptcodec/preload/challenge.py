@@ -69,6 +69,8 @@ class Player:
     def get_video_size(self, quality: int) -> int:
         """Bytes of the next chunk to download at level `quality`."""
         state = self._state
+        if not 0 <= quality < len(state.video.sizes):
+            raise DecisionError(f"video {state.index}: level {quality} is outside 0..{len(state.video.sizes) - 1}")
         if state.downloaded >= state.video.n_chunks:
             raise DecisionError(f"video {state.index}: all {state.video.n_chunks} chunks are already downloaded")
         return state.video.sizes[quality][state.downloaded]
