@@ -46,3 +46,28 @@ def test_a_process_pool_gives_the_same_figures(data: None) -> None:
     inline = run_class(BASELINES["no_save"], TRACES / "medium", video_dir=VIDEOS)
     pooled = run_class(BASELINES["no_save"], TRACES / "medium", video_dir=VIDEOS, workers=2)
     assert pooled == inline
+
+
+def test_baselines_import_only_the_standard_library_and_numpy() -> None:
+    """So that each file runs unchanged as a solution.py inside the challenge's own simulator."""
+    import ast
+    import sys
+    from pathlib import Path
+
+    import ptcodec.preload.baselines as package
+
+    for path in sorted(Path(package.__file__).parent.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        tree = ast.parse(path.read_text())
+        roots = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        roots |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        assert roots <= set(sys.stdlib_module_names) | {"numpy"}, (path.name, roots)
+
+
+def test_the_simulator_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, ptcodec.preload.runner, ptcodec.preload.baselines; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
