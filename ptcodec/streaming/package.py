@@ -17,6 +17,9 @@ Layout of OUTDIR:
     r<R>/seg-<N>.ptvs       media segment N (from 1)
     r<R>/playlist.m3u8      HLS media playlist
 
+A pixel ladder of the same clip (ptcodec/streaming/pixel.py: x264/x265, `ptcodec package CLIP --codec`) is
+written by the same writers (write_package), its representations named by "label" instead of "rank".
+
 Bandwidth: DASH's @bandwidth is a rate at which the representation plays without stalling
 after minBufferTime of buffering; we give the peak of the per-segment rates (segment bytes ×
 8 / segment duration, the init segment left out) with minBufferTime one longest segment,

@@ -34,6 +34,7 @@ from ptcodec.streaming.package import (
     PackageResult,
     Representation,
     Segment,
+    _write_bytes,
     segment_rates,
     segment_starts,
     write_package,
@@ -210,14 +211,14 @@ def _representation(adapter: Any, fmt: PixelFormat, frames: np.ndarray, fps: Fra
             init = parameter_sets(data, fmt.demuxer)
             settings = {k: v for k, v in encoded.settings.items() if k != "rate_control"}
         file = f"{label}/seg-{number:05d}.{fmt.extension}"
-        (partial / file).write_bytes(data)
+        _write_bytes(partial / file, data)
         segments.append(Segment(file, len(data), first, count, float(first * time_base), float(count * time_base),
                                 True))
         control = encoded.settings["rate_control"]
         records.append({"achieved_kbps": encoded.kbps, "tries": len(control["tries"]),
                         "within_tolerance": control["within_tolerance"]})
     init_name = f"{label}/init.{fmt.extension}"
-    (partial / init_name).write_bytes(init)
+    _write_bytes(partial / init_name, init)
     peak, mean = segment_rates(segments, time_base)
     settings = {**settings, "target_kbps": kbps, "segments_encoded": "each alone (its own IDR and parameter sets)",
                 "rate_control": {"tolerance": control["tolerance"], "max_tries": control["max_tries"],
