@@ -19,12 +19,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "`ptcodec truncate`, and write each as an init segment (the codec private data) and media segments of "
         f"whole temporal units, with a DASH MPD (manifest.mpd), HLS playlists (master.m3u8, r<R>/playlist.m3u8) "
         f"and index.json. mimeType {MIME_TYPE}, codecs {CODECS}; bandwidth is the peak segment rate.")
-    p.add_argument("input", help="a rank-scalable .ptv stream (encoded with --ranks)")
+    p.add_argument("input", help="a rank-scalable .ptv stream (encoded with --ranks); with --codec, a video clip")
     p.add_argument("outdir", help="the directory to write (must not exist, or be empty)")
     p.add_argument("--segment-seconds", type=positive_float, default=DEFAULT_SEGMENT_S, metavar="S",
                    help=f"a segment ends at the first keyframe after S seconds (default {DEFAULT_SEGMENT_S:g})")
     p.add_argument("--ranks", type=ranks, metavar="R,R,...",
                    help="the ranks of the ladder, each at most the stream's (default: the stream's own rank only)")
+    _pixel_arguments(p)
     p.set_defaults(run=run_package)
 
     p = sub.add_parser(
@@ -63,7 +64,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", "-j", type=positive, default=1, help="worker processes (default 1)")
     p.add_argument("--out", help="write every session (per-segment logs included) as JSON here")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--quality", metavar="QUALITY_JSON",
+                   help="per-frame quality of the package (ptcodec.streaming.quality; quality.json), for --bad")
+    p.add_argument("--bad", metavar="RULE", help="a frame is badly distorted when RULE holds, as lpips-vgg>0.32 or "
+                   "psnr<25: each session reports the share of such frames among those it shows (needs --quality)")
     p.set_defaults(run=run_simulate)
+    _register_quality(sub)
 
     register_play(sub)
 
@@ -81,6 +87,8 @@ def _speeds(text: str) -> tuple[float, ...]:
 def run_package(args: argparse.Namespace) -> int:
     from ptcodec.streaming.package import package_file
 
+    if args.codec is not None or args.kbps is not None or args.align is not None:
+        return run_package_pixel(args)
     result = package_file(args.input, args.outdir, ranks=args.ranks, segment_s=args.segment_seconds)
     for rep in result.representations:
         print(f"{result.directory}: rank {rep.rank}: {len(rep.segments)} segments, "
@@ -95,7 +103,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     from ptcodec.errors import InputError
     from ptcodec.outputs import atomic_file
     from ptcodec.streaming.abr import ABRS
-    from ptcodec.streaming.ladder import load_ladder, ranks_of
+    from ptcodec.streaming.ladder import labels_of, load_ladder, ranks_of
     from ptcodec.streaming.simulate import simulate_named
     from ptcodec.streaming.traces import load_trace, load_trace_dir
 
@@ -111,29 +119,117 @@ def run_simulate(args: argparse.Namespace) -> int:
         traces = [t.scaled(args.scale) for t in traces] if args.scale != 1 else traces
     if not traces:
         raise InputError(f"{args.traces}: no trace files found")
-    out: dict = {"package": args.package, "ranks": ranks_of(args.package), "scale": args.scale,
-                 "rtt_ms": args.rtt_ms, "gen_fps": args.gen_fps, "compute_aware": not args.compute_unaware,
-                 "abrs": {}}
-    print(f"{args.package}: ranks {','.join(map(str, out['ranks']))}, {ladder.segments} segments of "
+    quality = _bad_frames(args, ladder)
+    out: dict = {"package": args.package, "ranks": ranks_of(args.package), "representations": labels_of(args.package),
+                 "scale": args.scale, "rtt_ms": args.rtt_ms, "gen_fps": args.gen_fps,
+                 "compute_aware": not args.compute_unaware, "quality": args.quality, "bad": args.bad, "abrs": {}}
+    print(f"{args.package}: {','.join(out['representations'])}, {ladder.segments} segments of "
           f"{ladder.segment_s:.2f} s; {len(traces)} traces (x{args.scale:g}), RTT {args.rtt_ms:g} ms")
-    print(f"{'abr':6} {'QoE/seg':>8} {'stalls':>7} {'stall s':>8} {'startup s':>9} {'kbit/s':>8}")
+    bad_column = f" {'bad ' + args.bad:>16}" if quality else ""
+    print(f"{'abr':6} {'QoE/seg':>8} {'stalls':>7} {'stall s':>8} {'startup s':>9} {'kbit/s':>8}{bad_column}")
     with Bars(args.quiet) as bars:
         for name in names:
             results = simulate_named(ladder, name, traces, compute_aware=not args.compute_unaware,
-                                     jobs=args.jobs, rtt_s=args.rtt_ms / 1000,
+                                     jobs=args.jobs, rtt_s=args.rtt_ms / 1000, **quality,
                                      progress=lambda done, total, n=name: bars(f"simulating {n}", done, total))
             out["abrs"][name] = [r.to_dict() for r in results]
             count = len(results)
+            shares = [r.bad_frame_share for r in results if r.bad_frame_share is not None]
+            bad = f" {100 * sum(shares) / len(shares):15.1f}%" if quality and shares else ""
             print(f"{name:6} {sum(r.qoe_per_segment for r in results) / count:8.3f} "
                   f"{sum(r.stall_count for r in results) / count:7.2f} {sum(r.stall_s for r in results) / count:8.2f} "
                   f"{sum(r.startup_s for r in results) / count:9.2f} "
-                  f"{sum(r.mean_bitrate_kbps for r in results) / count:8.1f}")
+                  f"{sum(r.mean_bitrate_kbps for r in results) / count:8.1f}{bad}")
     print("(means over the traces; QoE weights: bitrate 1, rebuffer 4.3, startup 4.3, smoothness 1)")
     if args.out:
         with atomic_file(args.out) as f:
             f.write((json.dumps(out, indent=1) + "\n").encode())
         print(f"{args.out}: every session")
     return 0
+
+
+def _pixel_arguments(p: argparse.ArgumentParser) -> None:
+    """`ptcodec package CLIP OUTDIR --codec x265 --kbps R,R,...`: a pixel ladder for comparison (ptcodec.streaming.pixel)."""
+    from ptcodec.cli.types import size
+    from ptcodec.streaming.pixel import FORMATS
+
+    g = p.add_argument_group(
+        "pixel ladder", "with --codec, INPUT is a video clip, encoded at each --kbps rate one segment at a time "
+        "(each segment alone, like a closed GOP) through the adapters of `ptcodec evaluate`")
+    g.add_argument("--codec", metavar="NAME", help=f"the pixel codec: {', '.join(FORMATS)}")
+    g.add_argument("--kbps", metavar="R,R,...", help="the ladder's rates in kbit/s (default with --align: the mean "
+                   "rates of that package's representations)")
+    g.add_argument("--align", metavar="PACKAGE", help="cut at the segments of this package (a prompt ladder of the "
+                   "same clip), at its picture size, instead of every --segment-seconds")
+    g.add_argument("--size", type=size, help="picture size N or WxH (default: that of --align, else the clip's)")
+    g.add_argument("--frames", type=positive, metavar="N", help="at most N frames of the clip (default: all, or "
+                   "those of --align)")
+
+
+def run_package_pixel(args: argparse.Namespace) -> int:
+    from ptcodec.streaming.pixel import package_pixel, parse_rates
+
+    if args.ranks is not None:
+        from ptcodec.errors import InputError
+
+        raise InputError("--ranks is for a prompt ladder; a pixel ladder (--codec) takes --kbps")
+    result = package_pixel(args.input, args.outdir, codec=args.codec or "x265",
+                           kbps=parse_rates(args.kbps) if args.kbps is not None else None, align=args.align,
+                           segment_s=args.segment_seconds, size=args.size, frames=args.frames)
+    for rep in result.representations:
+        print(f"{result.directory}: {rep.label}: {len(rep.segments)} segments, "
+              f"{rep.init_bytes + sum(s.bytes for s in rep.segments):,} bytes, "
+              f"peak {rep.peak_bps / 1000:,.1f} kbit/s, mean {rep.mean_bps / 1000:,.1f} kbit/s")
+    print(f"{result.directory}: manifest.mpd, master.m3u8, index.json")
+    return 0
+
+
+def _register_quality(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "package-quality", help="per-frame quality of every segment of a package, for simulate-abr --quality",
+        description="Decode each representation of a `ptcodec package` directory as a player would (a prompt "
+        "rank with the generator its stream names; a pixel ladder's segments each alone) and measure every frame "
+        "against the source clip (PSNR and MS-SSIM; LPIPS-vgg when its weights are installed), into quality.json.")
+    p.add_argument("package", help="a directory written by `ptcodec package`")
+    p.add_argument("clip", help="the source clip the package was made from (read from frame 0 at the package's size)")
+    p.add_argument("--out", default=None, help="where to write (default PACKAGE/quality.json)")
+    p.add_argument("--metrics", help="comma-separated ptcodec.evaluate metrics (default psnr,msssim[,lpips-vgg])")
+    p.add_argument("--device", default="cpu", help="torch device for the generator and LPIPS (default cpu)")
+    p.set_defaults(run=run_package_quality)
+
+
+def run_package_quality(args: argparse.Namespace) -> int:
+    from ptcodec.evaluate.quality import parse_metrics
+    from ptcodec.streaming.quality import package_quality, write_quality
+
+    metrics = parse_metrics(args.metrics) if args.metrics else None
+    data = package_quality(args.package, args.clip, metrics=metrics, device=args.device)
+    out = args.out or os.path.join(args.package, "quality.json")
+    write_quality(data, out)
+    for rep in data["representations"]:
+        means = {m: sum(v for seg in rep["segments"] for v in seg[m]) / sum(len(seg[m]) for seg in rep["segments"])
+                 for m in data["metrics"]}
+        print(f"{rep['id']}: " + ", ".join(f"{m} {v:.4g}" for m, v in means.items()))
+    if data["generator"] and data["generator"]["note"]:
+        print(f"({data['generator']['note']})")
+    print(f"{out}: per-frame quality of {len(data['representations'])} representations")
+    return 0
+
+
+def _bad_frames(args: argparse.Namespace, ladder) -> dict:
+    """simulate_session's quality options from --quality and --bad (empty without them)."""
+    from ptcodec.errors import InputError
+    from ptcodec.streaming.ladder import labels_of
+    from ptcodec.streaming.quality import check_segments, load_quality, parse_bad
+
+    if (args.quality is None) != (args.bad is None):
+        raise InputError("--quality and --bad go together: the per-frame quality file and the rule for a bad frame")
+    if args.quality is None:
+        return {}
+    rule = parse_bad(args.bad)
+    quality = load_quality(args.quality, labels_of(args.package), rule.metric)
+    check_segments(quality, ladder.sizes, args.quality)
+    return {"quality": quality, "quality_threshold": rule.threshold, "higher_is_better": rule.higher_is_better}
 
 
 def run_serve(args: argparse.Namespace) -> int:

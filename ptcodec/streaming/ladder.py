@@ -35,7 +35,7 @@ def ladder_from_index(index: object, where: str, *, gen_fps: tuple[float, ...] |
     if not isinstance(index, dict) or index.get("schema") != SCHEMA:
         raise InputError(f"{where}: not a `ptcodec package` index of schema {SCHEMA!r}")
     try:
-        reps = sorted(index["representations"], key=lambda r: r["rank"])
+        reps = sorted(index["representations"], key=representation_order)
         num, den = index["time_base"]
         sizes = tuple(tuple(int(s["bytes"]) for s in r["segments"]) for r in reps)
         durations = [float(s["duration_s"]) for s in reps[0]["segments"]]
@@ -52,8 +52,20 @@ def ladder_from_index(index: object, where: str, *, gen_fps: tuple[float, ...] |
     return Ladder(bitrates, sum(durations) / len(durations), sizes, gen_fps=gen_fps, fps=fps)
 
 
+def representation_order(rep: dict) -> tuple[float, float]:
+    """The ladder's order: by rank (a prompt ladder), else by mean rate (a pixel ladder has no rank)."""
+    return (float(rep.get("rank", 0)), float(rep["bandwidth_mean_bps"]))
+
+
 def ranks_of(package: str | Path) -> list[int]:
-    """The ranks of a package's representations, lowest first."""
+    """The ranks of a package's representations, lowest first (empty for a pixel ladder)."""
     path = Path(package)
     index = json.loads((path / "index.json" if path.is_dir() else path).read_text())
-    return sorted(r["rank"] for r in index["representations"])
+    return [r["rank"] for r in sorted(index["representations"], key=representation_order) if "rank" in r]
+
+
+def labels_of(package: str | Path) -> list[str]:
+    """The ids of a package's representations in ladder order: r<R> for a rank, else the pixel ladder's label."""
+    path = Path(package)
+    index = json.loads((path / "index.json" if path.is_dir() else path).read_text())
+    return [r.get("label") or f"r{r['rank']}" for r in sorted(index["representations"], key=representation_order)]

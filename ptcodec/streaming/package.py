@@ -17,6 +17,9 @@ Layout of OUTDIR:
     r<R>/seg-<N>.ptvs       media segment N (from 1)
     r<R>/playlist.m3u8      HLS media playlist
 
+A pixel ladder of the same clip (ptcodec/streaming/pixel.py: x264/x265, `ptcodec package CLIP --codec`) is
+written by the same writers (write_package), its representations named by "label" instead of "rank".
+
 Bandwidth: DASH's @bandwidth is a rate at which the representation plays without stalling
 after minBufferTime of buffering; we give the peak of the per-segment rates (segment bytes ×
 8 / segment duration, the init segment left out) with minBufferTime one longest segment,
@@ -30,9 +33,11 @@ import json
 import math
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from ptcodec.errors import InputError
 from ptcodec.jobs.truncate import truncate_file
@@ -65,13 +70,23 @@ class Segment:
 
 @dataclass(frozen=True)
 class Representation:
-    rank: int
+    rank: int | None
+    """The prompt rank; None for a pixel-codec representation (ptcodec.streaming.pixel), which has a label."""
     init: str
     init_bytes: int
     segments: tuple[Segment, ...]
     peak_bps: int
     mean_bps: int
     playlist: str
+    label: str | None = None
+    """The representation's id in the MPD (default r<rank>)."""
+    codec: str | None = None
+    """The pixel codec adapter that made it (ptcodec.evaluate.codecs), None for a prompt ladder."""
+    encoder_settings: dict[str, Any] | None = None
+
+    @property
+    def id(self) -> str:
+        return self.label or f"r{self.rank}"
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,8 @@ class PackageResult:
     directory: str
     time_base: Fraction
     representations: tuple[Representation, ...]
+    mime_type: str = MIME_TYPE
+    codecs: str = CODECS
 
 
 def package_file(source: str | os.PathLike[str], outdir: str | os.PathLike[str], *,
@@ -99,9 +116,27 @@ def package_file(source: str | os.PathLike[str], outdir: str | os.PathLike[str],
         raise InputError(f"{name}: the stream has rank {stream_rank}; --ranks must lie in 1..{stream_rank}, "
                          f"got {','.join(map(str, ladder))}")
     cuts = segment_starts(durations, round(Fraction(segment_s) / time_base))
+
+    def write(partial: Path) -> PackageResult:
+        reps = tuple(_representation(name, partial, rank, cuts, time_base) for rank in ladder)
+        return PackageResult(out, time_base, reps)
+
+    return write_package(out, write)
+
+
+def write_package(out: str, write: Callable[[Path], PackageResult]) -> PackageResult:
+    """Make `out` atomically: `write(partial)` writes the media of every representation into OUTDIR.partial,
+    then the index, MPD and playlists are written next to them and the folder renamed to `out`
+    (which the caller checked is absent or empty). Shared by the prompt and the pixel ladders."""
     partial = _fresh_partial(out)
     try:
-        result = _write_package(name, partial, out, ladder, cuts, time_base)
+        result = write(partial)
+        _write_text(partial / "index.json", json.dumps(index_json(result), indent=1) + "\n")
+        _write_text(partial / "manifest.mpd", mpd_text(result))
+        _write_text(partial / "master.m3u8", master_playlist(result))
+        for rep in result.representations:
+            _write_text(partial / rep.playlist, media_playlist(rep))
+        os.remove(partial / MARKER)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)  # ours alone; nothing of the user's is in it
         raise
@@ -111,20 +146,6 @@ def package_file(source: str | os.PathLike[str], outdir: str | os.PathLike[str],
         os.replace(partial, out)
     except OSError as error:
         raise write_error(out, error, "cannot rename the finished package to") from None
-    return result
-
-
-def _write_package(name: str, partial: Path, out: str, ladder: tuple[int, ...], cuts: list[int],
-                   time_base: Fraction) -> PackageResult:
-    """Every file of the package, into `partial`."""
-    reps = tuple(_representation(name, partial, rank, cuts, time_base) for rank in ladder)
-    result = PackageResult(out, time_base, reps)
-    _write_text(partial / "index.json", json.dumps(index_json(result), indent=1) + "\n")
-    _write_text(partial / "manifest.mpd", mpd_text(result))
-    _write_text(partial / "master.m3u8", master_playlist(result))
-    for rep in reps:
-        _write_text(partial / rep.playlist, media_playlist(rep))
-    os.remove(partial / MARKER)
     return result
 
 
@@ -203,11 +224,17 @@ def _representation(source: str, partial: Path, rank: int, cuts: list[int], time
     os.remove(cut)
     if len(segments) != len(cuts):  # cutting keeps every temporal unit (spec 7.3)
         raise AssertionError(f"rank {rank}: {len(segments)} segments, expected {len(cuts)}")
+    peak, mean = segment_rates(segments, time_base)
+    return Representation(rank, init_name, len(init), tuple(segments), peak, mean, f"{folder}/playlist.m3u8")
+
+
+def segment_rates(segments: list[Segment], time_base: Fraction) -> tuple[int, int]:
+    """(peak, mean) bit/s of media segments, rounded up: the peak of bytes x 8 / duration per segment, and
+    all their bits over their total duration (the init segment left out, as the module docstring says)."""
     seconds = sum(Fraction(s.frames) for s in segments) * time_base
     peak = max(Fraction(8 * s.bytes) / (s.frames * time_base) for s in segments)
     mean = Fraction(8 * sum(s.bytes for s in segments)) / seconds
-    return Representation(rank, init_name, len(init), tuple(segments), math.ceil(peak), math.ceil(mean),
-                          f"{folder}/playlist.m3u8")
+    return math.ceil(peak), math.ceil(mean)
 
 
 def _segment(partial: Path, name: str, group: list[Packet], time_base: Fraction) -> Segment:
@@ -220,18 +247,25 @@ def _segment(partial: Path, name: str, group: list[Packet], time_base: Fraction)
 
 
 def index_json(result: PackageResult) -> dict:
+    """The index; a pixel ladder's representations have "label", "codec" and "encoder_settings" instead
+    of "rank" (optional keys of the same schema: ladder.load_ladder orders by rank, else by mean rate)."""
     return {
         "schema": SCHEMA,
         "time_base": [result.time_base.numerator, result.time_base.denominator],
-        "mime_type": MIME_TYPE,
-        "codecs": CODECS,
-        "representations": [
-            {"rank": r.rank, "init": r.init, "init_bytes": r.init_bytes, "bandwidth_peak_bps": r.peak_bps,
-             "bandwidth_mean_bps": r.mean_bps, "playlist": r.playlist,
-             "segments": [asdict(s) for s in r.segments]}
-            for r in result.representations
-        ],
+        "mime_type": result.mime_type,
+        "codecs": result.codecs,
+        "representations": [_index_representation(r) for r in result.representations],
     }
+
+
+def _index_representation(r: Representation) -> dict[str, Any]:
+    out: dict[str, Any] = {} if r.rank is None else {"rank": r.rank}
+    out.update({"init": r.init, "init_bytes": r.init_bytes, "bandwidth_peak_bps": r.peak_bps,
+                "bandwidth_mean_bps": r.mean_bps, "playlist": r.playlist})
+    extra = {"label": r.label, "codec": r.codec, "encoder_settings": r.encoder_settings}
+    out.update({k: v for k, v in extra.items() if v is not None})
+    out["segments"] = [asdict(s) for s in r.segments]
+    return out
 
 
 def mpd_text(result: PackageResult) -> str:
@@ -261,13 +295,13 @@ def mpd_text(result: PackageResult) -> str:
     mpd.media_presentation_duration = _iso_duration(total)
     mpd.min_buffer_time = _iso_duration(longest)
     adaptation = AdaptationSet()
-    adaptation.mime_type = MIME_TYPE
-    adaptation.codecs = CODECS
+    adaptation.mime_type = result.mime_type
+    adaptation.codecs = result.codecs
     adaptation.segment_alignment = True
     adaptation.representations = []
     for rep in reps:
         node = DashRepresentation()
-        node.id = f"r{rep.rank}"
+        node.id = rep.id
         node.bandwidth = rep.peak_bps
         segment_list = SegmentList()
         segment_list.timescale = tb.denominator
@@ -307,7 +341,7 @@ def master_playlist(result: PackageResult) -> str:
     master.version = 7
     master.is_independent_segments = False
     for rep in result.representations:
-        info = {"bandwidth": rep.peak_bps, "average_bandwidth": rep.mean_bps, "codecs": CODECS}
+        info = {"bandwidth": rep.peak_bps, "average_bandwidth": rep.mean_bps, "codecs": result.codecs}
         master.add_playlist(m3u8.Playlist(rep.playlist, info, [], None))
     return str(master.dumps())
 
