@@ -159,9 +159,9 @@ def simulate_all(ladder: Any, quality: dict[str, list], traces: dict[str, list],
             wall += time.perf_counter() - started
             shares_lpips = [None] * len(items)
             if lpips:  # the bad-frame share of the same sessions under the LPIPS rule (the choices do not change)
-                from ptcodec.streaming.simulate import _bad_share
+                from ptcodec.streaming.simulate import bad_frame_share_of
 
-                shares_lpips = [_bad_share(ladder, r.segments, quality[lpips], LPIPS_BAD, False) for r in by_psnr]
+                shares_lpips = [bad_frame_share_of(ladder, r.segments, quality[lpips], LPIPS_BAD, False) for r in by_psnr]
             sessions = []
             for number, (r, share) in enumerate(zip(by_psnr, shares_lpips, strict=True)):
                 played = len(r.segments) * ladder.segment_s + r.startup_s + r.stall_s

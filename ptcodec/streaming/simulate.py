@@ -291,7 +291,7 @@ def _result(
         gen_stall_s=gen_stall,
         mean_bitrate_kbps=1000 * bitrate_term / len(logs) if logs else 0.0,
         per_second_kbps=_per_second(ladder, logs),
-        bad_frame_share=_bad_share(ladder, logs, quality, threshold, higher_is_better),
+        bad_frame_share=bad_frame_share_of(ladder, logs, quality, threshold, higher_is_better),
         segments=logs,
     )
 
@@ -306,7 +306,7 @@ def _per_second(ladder: Ladder, logs: list[SegmentLog]) -> list[float]:
     return out
 
 
-def _bad_share(
+def bad_frame_share_of(
     ladder: Ladder, logs: list[SegmentLog], quality: Quality | None, threshold: float | None, higher_is_better: bool
 ) -> float | None:
     if quality is None or threshold is None:
