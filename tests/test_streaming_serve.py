@@ -75,6 +75,20 @@ def test_the_pacing_follows_the_trace_within_5_percent(files, trace):
         server.close()
 
 
+def test_the_trace_starts_at_the_first_request_not_when_the_server_starts(files):
+    """A player starts some seconds after the server (its imports, its generator); the simulator starts each
+    session at the trace's beginning, so the server's trace must too, or the two see different networks."""
+    trace = Trace((0.0, 0.3), (4096.0, 1024.0), 10.0, "stepped")
+    server = Server(files, trace, rtt_s=0.05)
+    try:
+        time.sleep(1.0)  # the server idles; the trace must not run meanwhile
+        body, _, took = server.get("r8/seg-00001.ptvs")
+        want = expected_seconds(trace, 0.0, len(body), 0.05)  # as if at the trace's start: 1.15 s (2.05 s at 1 s)
+        assert abs(took - want) <= 0.05 * want, (took, want)
+    finally:
+        server.close()
+
+
 def test_it_listens_on_loopback_only_and_refuses_paths_outside(files):
     server = Server(files, None)
     try:

@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "serve", help="serve a package over HTTP on 127.0.0.1, paced by a network trace",
         description="Serve the files of a `ptcodec package` directory on 127.0.0.1 (loopback only), each response "
-        "held to a network trace (Mahimahi .down, or 'time throughput'), looping from the server's start, "
+        "held to a network trace (Mahimahi .down, or 'time throughput'), looping from the first request, "
         "after a fixed RTT; responses share the link one at a time. Without --trace, full speed. Ctrl-C stops it.")
     p.add_argument("package", help="a directory written by `ptcodec package`")
     p.add_argument("--trace", help="the trace file that paces the responses")

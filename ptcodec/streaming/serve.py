@@ -1,7 +1,8 @@
 """`ptcodec serve`: a package over HTTP on loopback, paced by a network trace.
 
 The server plays the part of the network in the simulator (simulate.py): one bottleneck link
-whose throughput follows the trace, looping, from the moment the server starts, and a fixed
+whose throughput follows the trace, looping, from the server's first request (as each simulated
+session starts at the trace's beginning; a player starts some seconds after its server), and a fixed
 RTT before each response's first byte. Responses share the link one after another, as the
 simulator's sequential downloads do. Each response is written in chunks, and each chunk is
 held back until the time by which the trace has carried every byte up to its end (the same
@@ -31,15 +32,19 @@ class PacedLink:
 
     def __init__(self, trace: Trace | None, rtt_s: float) -> None:
         self.trace, self.rtt_s = trace, rtt_s
-        self.origin = time.monotonic()
+        self.origin: float | None = None
+        """When the first request came: the trace's time 0."""
         self.lock = asyncio.Lock()
         self.kbit_sent = 0.0  # kbit the link has carried since it started, in trace time
 
     def now(self) -> float:
-        return time.monotonic() - self.origin
+        """Seconds on the trace: 0 until the first request."""
+        return 0.0 if self.origin is None else time.monotonic() - self.origin
 
     async def send(self, response: web.StreamResponse, data: bytes) -> None:
         """Write `data`, each chunk no earlier than the trace allows."""
+        if self.origin is None:
+            self.origin = time.monotonic()
         async with self.lock:  # one response at a time on the link
             await asyncio.sleep(self.rtt_s)
             if self.trace is not None:  # the link idles while no one sends: it does not bank capacity
