@@ -52,7 +52,7 @@ def compare_recipes(gen, clip: np.ndarray, args: argparse.Namespace) -> list[dic
         t0 = time.perf_counter()
         rel = original_fit(segment, init, steps, first)
         rel_s = time.perf_counter() - t0
-        warm = tuple(f.clone() for f in segment.left) if segment.left is not None else ours._start(0)
+        warm = tuple(f.clone() for f in segment.left) if segment.left is not None else ours._start(0, opens_scene=True)
         budget = Budget(max_steps=max(1, rel.frame_steps // len(segment.targets)), lr=0.1, patience=10**9,
                         target_loss=rel.loss)
         t0 = time.perf_counter()

@@ -306,9 +306,10 @@ class Decoder:
         unit = self._rules.check(unit)
         return self._queue(self._unit(unit))
 
-    def flush(self) -> Iterator[DecodedFrame]:
-        """The end of the stream: the last keyframe and the frames that hold it."""
-        return self._queue(self._flush())
+    def flush(self, end: int | None = None) -> Iterator[DecodedFrame]:
+        """The end of the stream: the last keyframe and the frames that hold it, up to the
+        frame count (or `end`: where the units given end, when they are one piece of a stream)."""
+        return self._queue(self._flush(end))
 
     def _queue(self, work: Iterator[DecodedFrame]) -> Iterator[DecodedFrame]:
         self._work.append(work)
@@ -332,11 +333,11 @@ class Decoder:
             yield from self._keyframe(unit)
         # metadata, padding and reserved units play no part (spec 12.1)
 
-    def _flush(self) -> Iterator[DecodedFrame]:
+    def _flush(self, end: int | None = None) -> Iterator[DecodedFrame]:
         if self.key is None:
             return
         self._rules.finish()  # the held tail is within the level too
-        yield from self._end_scene(self.header.frame_count or self.key.index + 1)
+        yield from self._end_scene(end or self.header.frame_count or self.key.index + 1)
 
     def _keyframe(self, unit: Keyframe) -> Iterator[DecodedFrame]:
         factors = dequantize_keyframe(unit)

@@ -235,23 +235,29 @@ def test_a_fresh_encode_does_not_overwrite_an_interrupted_one(clip, whole, tmp_p
 
 
 class RecordingBar:
-    """Stands in for tqdm: records (n, total) after every change, and the fits between."""
+    """Stands in for tqdm: records the encoding bar's (n, total) after every change, and the fits
+    between (the bar of the planning pass before it is left out)."""
 
     events: list = []
 
-    def __init__(self, *, total, initial=0, disable=False, **kwargs):
+    def __init__(self, *, total, initial=0, disable=False, desc=None, **kwargs):
         self.total, self.n, self.disable = total, initial, disable
-        RecordingBar.events.append(("open", self.n, self.total, disable))
+        self.recorded = desc == "encoding"
+        self._event(("open", self.n, self.total, disable))
+
+    def _event(self, event: tuple) -> None:
+        if self.recorded:
+            RecordingBar.events.append(event)
 
     def update(self, count):
         self.n += count
-        RecordingBar.events.append(("bar", self.n, self.total))
+        self._event(("bar", self.n, self.total))
 
     def set_postfix(self, *args, **kwargs):
         pass
 
     def close(self):
-        RecordingBar.events.append(("close", self.n, self.total))
+        self._event(("close", self.n, self.total))
 
 
 def watch_fits(monkeypatch):

@@ -20,6 +20,7 @@ from ptcodec.cli.types import (
     rank_ladder,
     ranks,
     rate,
+    scene_length,
     scene_threshold,
     seconds,
     size,
@@ -102,9 +103,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="which generated latent feeds the next frames' noise (default and released code: segment-start)")
     g.add_argument("--scene-threshold", type=scene_threshold, default=SUPPRESS,
                    help=f"latent distance that starts a new scene (default {S.scene_threshold}); 0 turns detection off")
-    g.add_argument("--max-scene", dest="max_scene_length", type=positive, metavar="FRAMES", default=SUPPRESS,
-                   help="start a new scene (a random access point: decoding and seeking can start there) "
-                   "at least every FRAMES frames; default: only at scene cuts")
+    g.add_argument("--max-scene", dest="max_scene_length", type=scene_length, metavar="FRAMES|SECONDSs",
+                   default=SUPPRESS, help="start a new scene (a random access point: decoding and seeking can start "
+                   "there, and the unit --workers fits in parallel) at least every FRAMES frames, or every SECONDS "
+                   "seconds as in 10s; default: only at scene cuts")
     g.add_argument("--no-crc", dest="crc", action="store_false", default=SUPPRESS, help="leave out the per-unit CRC-32C")
     g = p.add_argument_group("coding (bitstream 1.1)")
     g.add_argument("--coding", choices=CODINGS, default=SUPPRESS,
@@ -119,6 +121,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="rate-distortion optimised quantization (1.1): the weight of one bit against one "
                    "quantization step of error squared; 0 (default) rounds each factor to its nearest code")
     p.add_argument("--resume", action="store_true", help="continue an interrupted encode of the same command")
+    g = p.add_argument_group("scene-parallel (Ray: pip install 'ptcodec[distributed]')")
+    g.add_argument("--workers", type=positive, default=None,
+                   help="fit the scenes in parallel as Ray tasks on a local cluster of N workers (on 127.0.0.1); "
+                   "the same bytes as a serial encode; finished scenes are kept for --resume")
+    g.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="run the scenes on the existing Ray cluster at ADDR (host:port, or auto); every node must "
+                   "read the input at the same path")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_generator_args(p, choose=True)
     p.set_defaults(run=run_transcode)
@@ -182,7 +191,9 @@ def run_transcode(args: argparse.Namespace) -> int:
     from ptcodec.cli.signals import Interruptions
     from ptcodec.jobs.transcode import transcode_file
 
-    stream, fitting = split_settings({name: value for name, value in vars(args).items() if name in setting_names()})
+    settings = {name: value for name, value in vars(args).items() if name in setting_names()}
+    max_scene_s = settings.pop("max_scene_length") if isinstance(settings.get("max_scene_length"), float) else None
+    stream, fitting = split_settings(settings)
     kept: list[tuple[str, int]] = []
     try:
         with Interruptions() as signals, Bars(args.quiet) as bars:
@@ -194,7 +205,8 @@ def run_transcode(args: argparse.Namespace) -> int:
                 args.input, args.output, stream, fitting, generator=args.generator,
                 generator_options=generator_options(args), size=args.size, crop=args.crop, fps=args.fps,
                 start=args.start_frame, max_frames=args.frames, resume=args.resume, target_kbps=args.target_kbps,
-                progress=bars, on_keyframe=keyframe, on_kept=lambda path, count: kept.append((path, count)),
+                max_scene_s=max_scene_s, workers=args.workers, ray_address=args.ray_address, progress=bars,
+                on_keyframe=keyframe, on_kept=lambda path, count: kept.append((path, count)),
                 critical=signals.deferred,
             )
     finally:  # after the bar is closed, so that the line stands on its own
@@ -206,6 +218,11 @@ def run_transcode(args: argparse.Namespace) -> int:
     if args.target_kbps is not None and not args.quiet:
         print(f"ptcodec: --target-kbps {args.target_kbps:g} chose rank {result.stream.rank}"
               + (f", RDOQ lambda {result.stream.rdoq_lambda:g}" if result.stream.rdoq_lambda else ""))
+    if result.scenes:  # scene-parallel: the fits ran in the workers
+        resumed = f" ({result.resumed_scenes} kept from the interrupted encode)" if args.resume else ""
+        print(f"{result.output}: {r.frames} frames {result.header.width}x{result.header.height}, "
+              f"{result.scenes} scene(s) fitted in parallel{resumed}, {result.bytes:,} bytes, {result.kbps:.1f} kbit/s")
+        return 0
     resumed = f" ({result.resumed_keyframes} kept from the partial stream)" if args.resume else ""
     print(f"{result.output}: {r.frames} frames {result.header.width}x{result.header.height}, "
           f"{len(r.scene_starts)} scene(s), {len(r.keyframes)} keyframes{resumed}, {result.bytes:,} bytes, "

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from tqdm import tqdm
 
-UNITS = {"encoding": "frame-step", "decoding": "frame", "evaluating": "point"}
+UNITS = {"planning": "frame", "encoding": "frame-step", "decoding": "frame", "evaluating": "point"}
 
 
 def bar(total: int, description: str, *, quiet: bool, unit: str = "frame", initial: int = 0) -> tqdm:

@@ -29,6 +29,14 @@ def positive(text: str) -> int:
     return _number(text, int, lambda v: v >= 1, "a whole number >= 1")
 
 
+def scene_length(text: str) -> int | float:
+    """--max-scene: whole frames ("300", an int) or seconds ("10s", a float, turned into frames once
+    the frame rate is known)."""
+    if text.strip().endswith("s"):
+        return _number(text.strip()[:-1], float, lambda v: math.isfinite(v) and v > 0, "seconds > 0, as in 10s")
+    return positive(text)
+
+
 def bits(text: str) -> int:
     return _number(text, int, lambda v: 1 <= v <= 8, "a whole number of bits, 1 to 8")
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -37,7 +37,7 @@ from ptcodec.encoder.losses import FitLoss
 from ptcodec.encoder.options import RELEASED_CHECK_EVERY, FitOptions, StreamOptions, describe
 from ptcodec.encoder.rdoq import rdoq_keyframe
 from ptcodec.encoder.resume import Replay
-from ptcodec.encoder.scenes import KeyframePlanner, SceneCutDetector, next_refresh, plan_keyframes
+from ptcodec.encoder.scenes import KeyframePlanner, PlannedScenes, SceneCutDetector, next_refresh, plan_keyframes
 from ptcodec.errors import InputError
 from ptcodec.generators import GeneratorOptions, load_generator
 from ptcodec.generators.base import Generator
@@ -123,6 +123,7 @@ class Encoder:
     def __init__(self, generator: Generator, stream: StreamOptions = StreamOptions(),
                  fitting: FitOptions = FitOptions(), *, width: int, height: int, fps: Fraction | int,
                  frame_count: int = 0, resume: Iterable[Unit] = (),
+                 scene_starts: Sequence[int] | None = None, first_frame: int = 0,
                  on_frame: Callable[[DecodedFrame], None] | None = None,
                  on_keyframe: Callable[[KeyframeReport], None] | None = None,
                  on_units: Callable[[int, bytes], None] | None = None,
@@ -131,7 +132,11 @@ class Encoder:
         first) the moment its fit is done, before the packet that carries them; not
         called for units replayed from `resume`. `on_progress(done, left)`: fitting work
         in generator frame evaluations (see `work`), after every optimizer step. `resume`: the units
-        of an interrupted encode of the same input (ptcodec/encoder/resume.py), replayed, not fitted."""
+        of an interrupted encode of the same input (ptcodec/encoder/resume.py), replayed, not fitted.
+        `scene_starts`: the scenes of a plan made beforehand (ptcodec/jobs/plan.py), used instead of
+        detecting cuts. `first_frame`: this encoder codes frames from there on, the first of them
+        opening a scene of the plan (one scene of a stream encoded in parallel, ptcodec/jobs/scenes.py);
+        `encode(None)` then ends that scene at the last frame given, not the stream."""
         if isinstance(generator, str):
             raise TypeError(f"Encoder takes a Generator; load one by id with Encoder.load({generator!r}, ...)")
         stream.check()
@@ -151,12 +156,18 @@ class Encoder:
         self.report = EncodeReport()
         self.on_frame, self.on_keyframe = on_frame, on_keyframe
         self.on_units, self.on_progress = on_units, on_progress
-        self._scenes = SceneCutDetector(stream.scene_threshold, max_length=stream.max_scene_length)
+        if first_frame and (scene_starts is None or first_frame not in scene_starts):
+            raise ValueError(f"first_frame {first_frame} must open a scene of the plan (scene_starts)")
+        self._scenes: SceneCutDetector | PlannedScenes = (
+            SceneCutDetector(stream.scene_threshold, max_length=stream.max_scene_length) if scene_starts is None
+            else PlannedScenes(scene_starts, first_frame))
         self._keyframes = KeyframePlanner(stream.interval)
+        self._keyframes.last = first_frame - 1 if first_frame else None
         self._frames: dict[int, np.ndarray] = {}
         """Input frames not yet output by the closed loop (targets and PSNR)."""
-        self._next = 0
-        self._scene_start = 0
+        self._first = first_frame
+        self._next = first_frame
+        self._scene_start = first_frame
         self._last_key = -1
         """The last keyframe whose units are done (fitted or replayed)."""
         self._last_factors: tuple[np.ndarray, np.ndarray] | None = None
@@ -248,7 +259,7 @@ class Encoder:
             raise InputError(f"more frames than the frame_count {h.frame_count} this encoder was made for")
         t = self._next
         self._next += 1
-        latent = self._latent(image)
+        latent = frame_latent(self.generator, image)
         cut = self._scenes.push(latent)
         self._frames[t] = image
         packets: list[Packet] = []
@@ -263,10 +274,10 @@ class Encoder:
         packets: list[Packet] = []
         for key, _ in self._keyframes.finish(self._next):
             packets += self._keyframe(key)
+        end = self._next  # the stream's frame count, or the end of the scene this encoder codes
         if self._pending is not None:
-            end = self.header.frame_count or self._next
             packets.append(self._packet(end))
-        self._collect(self.decoder.flush())
+        self._collect(self.decoder.flush(end))
         self.report.frames = self._next
         self.report.seconds = time.perf_counter() - self._started
         return packets
@@ -324,7 +335,7 @@ class Encoder:
         segment, steps = self._segment(b, scene)
         cost, _ = fit_work(self.stream, self.fitting, len(segment.targets), scene is not None)
         self._fitting = (b, cost, steps, 0)
-        result = self._optimize(segment, self._start(b), steps, first=scene is not None)
+        result = self._optimize(segment, self._start(b, opens_scene=scene is not None), steps, first=scene is not None)
         self._fitting = None
         self._work_done += cost * steps  # in full, if it stopped early: the plan counted it so
         return result
@@ -368,13 +379,15 @@ class Encoder:
         result.u, result.v = result.u.float().cpu(), result.v.float().cpu()
         return result
 
-    def _start(self, frame: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _start(self, frame: int, opens_scene: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """Warm start from the previous keyframe's dequantized factors (what the
         stream holds, so a resumed encode starts from the same point), else the
-        released code's start: u, v uniform in [0, 1)."""
+        released code's start: u, v uniform in [0, 1), seeded by the frame. A scene's
+        first keyframe always starts cold: no scene depends on another, so scenes can
+        be fitted in any order, on any machine, with the same result (jobs/scenes.py)."""
         gen, opts = self.generator, self.fitting
         rank = self.stream.rank
-        last = self._last_factors
+        last = None if opens_scene else self._last_factors
         if last is not None and opts.warm_start and opts.recipe == "ptcodec" and last[0].shape[1] == rank:
             u, v = last
         else:
@@ -384,16 +397,19 @@ class Encoder:
         device = getattr(gen, "device", "cpu")
         return torch.from_numpy(np.array(u)).to(device), torch.from_numpy(np.array(v)).to(device)
 
-    def _latent(self, image: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            x = torch.from_numpy(to_signed(image)).permute(2, 0, 1)[None]
-            return self.generator.encode_latent(x).float().cpu().numpy()
-
     def _collect(self, frames: Iterable[DecodedFrame]) -> None:
         for frame in frames:
             self.report.psnr.append(psnr(frame.image, self._frames.pop(frame.index)))
             if self.on_frame is not None:
                 self.on_frame(frame)
+
+
+def frame_latent(generator: Generator, image: np.ndarray) -> np.ndarray:
+    """The generator's latent of one RGB uint8 frame: what scene cuts are measured on and what a
+    scene-init unit holds (the plan of ptcodec/jobs/plan.py computes the same, frame by frame)."""
+    with torch.no_grad():
+        x = torch.from_numpy(to_signed(image)).permute(2, 0, 1)[None]
+        return generator.encode_latent(x).float().cpu().numpy()
 
 
 def _rgb(frame: object) -> np.ndarray:

@@ -10,6 +10,8 @@ keyframe and the new scene starts over").
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 DEFAULT_THRESHOLD = 0.5
@@ -64,6 +66,20 @@ class SceneCutDetector:
             self.start = t
             return True
         return False
+
+
+class PlannedScenes:
+    """The scene starts of a plan made beforehand (ptcodec/jobs/plan.py), with the interface of
+    `SceneCutDetector`, for an encoder that starts at frame `first` (a scene start of the plan)."""
+
+    def __init__(self, starts: Iterable[int], first: int = 0) -> None:
+        self.starts = frozenset(starts)
+        self.frame = first - 1
+
+    def push(self, latent: np.ndarray) -> bool:  # noqa: ARG002 - SceneCutDetector.push
+        """True when this frame starts a scene."""
+        self.frame += 1
+        return self.frame in self.starts or self.frame == 0
 
 
 def detect_scenes(latents: np.ndarray, threshold: float | None = DEFAULT_THRESHOLD, min_length: int = 2,

@@ -165,7 +165,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
     reported as truncated.
     """
     name = os.fspath(path)
-    if _is_stream(name):
+    if is_stream(name):
         raise InputError(f"{name}: is a pipe or FIFO, which can be read only once; probing reads the file twice "
                          "(to decode its first frame, then to count its packets): save it to a file first")
     container, stream = _open(name)
@@ -234,7 +234,7 @@ def load_clip(
 ) -> Clip:
     """Read a clip into memory with the options of `read_frames`; at least one frame."""
     name = os.fspath(path)
-    if _is_stream(name):
+    if is_stream(name):
         info, frames = _load_once(name, size, fit, multiple, fps, start, max_frames)
     else:
         info = probe(name)
@@ -285,7 +285,7 @@ def _info(
 # --- opening -----------------------------------------------------------------
 
 
-def _is_stream(name: str) -> bool:
+def is_stream(name: str) -> bool:
     """A FIFO, a pipe (/dev/stdin, <(...)) or a device: it can be read only once, front to back."""
     try:
         mode = os.stat(name).st_mode
@@ -314,7 +314,7 @@ def _check_path(name: str) -> str | None:
         raise InputError(
             f"{name}: is a directory, not a video file (for a PNG sequence pass a pattern like DIR/frame_%05d.png)"
         )
-    if not _is_stream(name) and os.path.getsize(name) == 0:  # a FIFO's size is always 0
+    if not is_stream(name) and os.path.getsize(name) == 0:  # a FIFO's size is always 0
         raise InputError(f"{name}: the file is empty (0 bytes)")
     return None
 
@@ -325,7 +325,7 @@ def _open(name: str) -> tuple[av.container.InputContainer, av.video.stream.Video
     try:
         container = av.open(name, mode="r", format=forced_format, metadata_errors="replace")
     except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
-        if not _is_stream(name) and _looks_like_mp4(name):  # a FIFO cannot be opened a second time
+        if not is_stream(name) and _looks_like_mp4(name):  # a FIFO cannot be opened a second time
             raise InputError(
                 f"{name}: cannot be opened ({one_line(exc)}): it starts like an MP4/MOV file but its index "
                 "(moov box) is missing or damaged: the file is truncated or corrupt"
