@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ptcodec.errors import InputError
@@ -112,3 +114,16 @@ def test_many_traces_inline_and_parallel_agree_in_order():
 def test_bad_gen_fps_is_an_input_error():
     with pytest.raises(InputError, match="generation speeds must be positive"):  # the ladder refuses it
         Ladder((500.0, 2000.0), 2.0, LADDER.sizes, gen_fps=(30.0, 0.0))
+
+
+def test_a_representations_init_segment_is_fetched_before_its_first_segment():
+    """Constant 800 kbit/s (100 bytes per ms), RTT 50 ms: rep 0's 1,000-byte init then its 4,000-byte
+    segment take 50 + 10 + 50 + 40 ms; the next segment of rep 0 only 50 + 40 ms."""
+    trace = Trace((0.0,), (800.0,), 100.0, "flat")
+    ladder = Ladder((100.0, 200.0), 1.0, ((4000, 4000), (8000, 8000)), init_sizes=(1000, 2000))
+    result = simulate_session(ladder, Fixed(0), trace, rtt_s=0.05)
+    first, second = result.segments
+    assert first.download_s == pytest.approx(0.15) and first.bytes == 5000
+    assert second.download_s == pytest.approx(0.09) and second.bytes == 4000
+    plain = simulate_session(dataclasses.replace(ladder, init_sizes=None), Fixed(0), trace, rtt_s=0.05)
+    assert plain.segments[0].download_s == pytest.approx(0.09)

@@ -38,6 +38,7 @@ class Ladder:
     sizes: tuple[tuple[int, ...], ...]  # sizes[rep][segment] in bytes (exact, from the package index)
     gen_fps: tuple[float, ...] | None = None  # frames/s the client can generate per rep (None: unlimited)
     fps: float = 30.0  # playback frame rate
+    init_sizes: tuple[int, ...] | None = None  # init segment bytes per rep, fetched before its first segment
 
     def __post_init__(self) -> None:
         reps = len(self.bitrates_kbps)
@@ -59,6 +60,11 @@ class Ladder:
         for rep, row in enumerate(self.sizes):
             if not all(isinstance(size, int) and not isinstance(size, bool) and size >= 0 for size in row):
                 raise InputError(f"ABR ladder: segment sizes of representation {rep} must be non-negative integers")
+        if self.init_sizes is not None and (
+                len(self.init_sizes) != reps
+                or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in self.init_sizes)):
+            raise InputError(f"ABR ladder: init sizes must be one non-negative integer per representation, "
+                             f"got {self.init_sizes!r}")
         if self.gen_fps is not None:
             if len(self.gen_fps) != reps:
                 raise InputError(f"ABR ladder: {len(self.gen_fps)} generation speeds for {reps} representations")

@@ -40,6 +40,7 @@ def ladder_from_index(index: object, where: str, *, gen_fps: tuple[float, ...] |
         sizes = tuple(tuple(int(s["bytes"]) for s in r["segments"]) for r in reps)
         durations = [float(s["duration_s"]) for s in reps[0]["segments"]]
         bitrates = tuple(float(r["bandwidth_mean_bps"]) / 1000 for r in reps)
+        inits = tuple(int(r["init_bytes"]) for r in reps) if all("init_bytes" in r for r in reps) else None
         fps = den / num
     except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError) as error:
         raise InputError(f"{where}: malformed package index ({error!r})") from None
@@ -49,7 +50,7 @@ def ladder_from_index(index: object, where: str, *, gen_fps: tuple[float, ...] |
         raise InputError(f"--gen-fps gives {len(gen_fps)} speeds for {len(reps)} representations")
     if gen_fps is not None and len(gen_fps) == 1:
         gen_fps = gen_fps * len(reps)
-    return Ladder(bitrates, sum(durations) / len(durations), sizes, gen_fps=gen_fps, fps=fps)
+    return Ladder(bitrates, sum(durations) / len(durations), sizes, gen_fps=gen_fps, fps=fps, init_sizes=inits)
 
 
 def representation_order(rep: dict) -> tuple[float, float]:

@@ -3,6 +3,9 @@
 Model (one session = one ladder over one trace):
 - Segments download one after another, each as one HTTP request: one RTT, then the bytes over the looping
   trace (`traces.download_time`). The ABR chooses each segment's representation from an `AbrState`.
+  When the ladder knows its init segments (`Ladder.init_sizes`, from a package's index), the first segment
+  of each representation is preceded by its init segment's request, as the player fetches it; both count
+  as that segment's download.
 - One-keyframe lookahead: segment boundaries are keyframes and a segment carries its closing keyframe, so a
   segment becomes playable when it has fully arrived (frames of (a, b] need keyframe b).
 - The buffer (seconds of playable video) drains in real time while the next segment downloads; when it empties
@@ -246,10 +249,16 @@ def simulate_session(
     `quality[rep][segment]` (a value, or one value per frame) with `quality_threshold` gives the share of frames
     worse than the threshold (below it when `higher_is_better`, above it for LPIPS-like measures)."""
     playback = Playback(ladder, max_buffer_s=max_buffer_s)  # the Ladder checked its gen_fps when it was made
+    initialised: set[int] = set()
     for seg in range(ladder.segments):
         rep = playback.choose(abr, seg)
-        nbytes = ladder.sizes[rep][seg]
-        playback.arrive(seg, rep, nbytes, download_time(trace, playback.now, nbytes, rtt_s))
+        nbytes, seconds = ladder.sizes[rep][seg], 0.0
+        if ladder.init_sizes is not None and rep not in initialised:  # fetched, as the player does, first
+            initialised.add(rep)
+            seconds = download_time(trace, playback.now, ladder.init_sizes[rep], rtt_s)
+            nbytes += ladder.init_sizes[rep]
+        seconds += download_time(trace, playback.now + seconds, ladder.sizes[rep][seg], rtt_s)
+        playback.arrive(seg, rep, nbytes, seconds)
     return playback.result(abr.name, trace.name, weights=weights, quality=quality,
                            quality_threshold=quality_threshold, higher_is_better=higher_is_better)
 
