@@ -90,8 +90,14 @@ def run_package(args: argparse.Namespace) -> int:
     if args.codec is not None or args.kbps is not None or args.align is not None:
         return run_package_pixel(args)
     result = package_file(args.input, args.outdir, ranks=args.ranks, segment_s=args.segment_seconds)
+    return _print_package(result)
+
+
+def _print_package(result) -> int:
+    """What `package` wrote, a line per representation (rank R, or a pixel ladder's label)."""
     for rep in result.representations:
-        print(f"{result.directory}: rank {rep.rank}: {len(rep.segments)} segments, "
+        name = f"rank {rep.rank}" if rep.rank is not None else rep.label
+        print(f"{result.directory}: {name}: {len(rep.segments)} segments, "
               f"{rep.init_bytes + sum(s.bytes for s in rep.segments):,} bytes, "
               f"peak {rep.peak_bps / 1000:,.1f} kbit/s, mean {rep.mean_bps / 1000:,.1f} kbit/s")
     print(f"{result.directory}: manifest.mpd, master.m3u8, index.json")
@@ -176,12 +182,7 @@ def run_package_pixel(args: argparse.Namespace) -> int:
     result = package_pixel(args.input, args.outdir, codec=args.codec or "x265",
                            kbps=parse_rates(args.kbps) if args.kbps is not None else None, align=args.align,
                            segment_s=args.segment_seconds, size=args.size, frames=args.frames)
-    for rep in result.representations:
-        print(f"{result.directory}: {rep.label}: {len(rep.segments)} segments, "
-              f"{rep.init_bytes + sum(s.bytes for s in rep.segments):,} bytes, "
-              f"peak {rep.peak_bps / 1000:,.1f} kbit/s, mean {rep.mean_bps / 1000:,.1f} kbit/s")
-    print(f"{result.directory}: manifest.mpd, master.m3u8, index.json")
-    return 0
+    return _print_package(result)
 
 
 def _register_quality(sub: argparse._SubParsersAction) -> None:

@@ -98,10 +98,9 @@ class PackageResult:
     codecs: str = CODECS
 
 
-def package_file(source: str | os.PathLike[str], outdir: str | os.PathLike[str], *,
-                 ranks: tuple[int, ...] | None = None, segment_s: float = DEFAULT_SEGMENT_S) -> PackageResult:
-    """Write the package of `source` into `outdir` (which must not exist or be empty).
-    `ranks`: the ladder (default: the stream's own rank only)."""
+def check_paths(source: str | os.PathLike[str], outdir: str | os.PathLike[str], segment_s: float) -> tuple[str, str]:
+    """The checks of every package (prompt or pixel) before any work: the segment length, the input, and
+    an output directory that is new or empty; returns (source, outdir) as strings."""
     name, out = os.fspath(source), os.fspath(outdir)
     if not segment_s > 0 or not math.isfinite(segment_s):
         raise InputError(f"--segment-seconds must be a positive number of seconds, got {segment_s}")
@@ -110,6 +109,14 @@ def package_file(source: str | os.PathLike[str], outdir: str | os.PathLike[str],
     if os.path.isdir(out) and os.listdir(out):
         raise InputError(f"{out}: exists and is not empty; give a new or empty directory")
     check_output(out, inputs=[name], directory=True)
+    return name, out
+
+
+def package_file(source: str | os.PathLike[str], outdir: str | os.PathLike[str], *,
+                 ranks: tuple[int, ...] | None = None, segment_s: float = DEFAULT_SEGMENT_S) -> PackageResult:
+    """Write the package of `source` into `outdir` (which must not exist or be empty).
+    `ranks`: the ladder (default: the stream's own rank only)."""
+    name, out = check_paths(source, outdir, segment_s)
     stream_rank, time_base, durations = _survey(name)
     ladder = tuple(sorted(set(ranks))) if ranks else (stream_rank,)
     if ladder[-1] > stream_rank or ladder[0] < 1:

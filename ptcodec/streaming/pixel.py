@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from ptcodec.errors import InputError, PtcodecError
-from ptcodec.outputs import check_output
 from ptcodec.streaming.package import (
     DEFAULT_SEGMENT_S,
     SCHEMA,
@@ -35,6 +34,7 @@ from ptcodec.streaming.package import (
     Representation,
     Segment,
     _write_bytes,
+    check_paths,
     segment_rates,
     segment_starts,
     write_package,
@@ -154,16 +154,9 @@ def package_pixel(clip: str | os.PathLike[str], outdir: str | os.PathLike[str], 
     from ptcodec.media import load_clip
 
     fmt = pixel_format(codec)
-    name, out = os.fspath(clip), os.fspath(outdir)
     alignment = read_alignment(align) if align is not None else None
     rates = check_rates(kbps if kbps else alignment.mean_kbps if alignment else ())
-    if not segment_s > 0 or not math.isfinite(segment_s):
-        raise InputError(f"--segment-seconds must be a positive number of seconds, got {segment_s}")
-    if not os.path.isfile(name):
-        raise InputError(f"{name}: no such file")
-    if os.path.isdir(out) and os.listdir(out):
-        raise InputError(f"{out}: exists and is not empty; give a new or empty directory")
-    check_output(out, inputs=[name], directory=True)
+    name, out = check_paths(clip, outdir, segment_s)
     adapter = make_codec(codec)
     if alignment is not None:
         end = alignment.cuts[-1][0] + alignment.cuts[-1][1]
