@@ -172,9 +172,9 @@ def _plan(source: str | os.PathLike[str], gen: Generator, stream: StreamOptions,
           progress: Progress | None) -> tuple[ScenePlan, StreamOptions]:
     """The first pass (jobs/plan.py), with --max-scene in seconds resolved at the input's frame rate."""
     src = Source(os.fspath(source), box, crop, gen.downscale, fps, start)
-    rate = fps if fps is not None else probe(src.path).fps
-    stream = _max_scene(stream, max_scene_s, Fraction(rate))
-    estimate = max_frames or probe(src.path).frame_count or 0
+    info = probe(src.path)
+    stream = _max_scene(stream, max_scene_s, Fraction(fps if fps is not None else info.fps))
+    estimate = max_frames or info.frame_count or 0
     report = (lambda done: progress("planning", done, max(done, estimate))) if progress is not None else None
     plan = make_plan(src, gen, scene_threshold=stream.scene_threshold, max_scene_length=stream.max_scene_length,
                      max_frames=max_frames, progress=report)
