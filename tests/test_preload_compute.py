@@ -10,7 +10,7 @@ from ptcodec.preload.network import Link
 from ptcodec.preload.session import Session
 from ptcodec.preload.solutions import GeneratorQueue, SearchScheduler
 from ptcodec.preload.videos import Video
-from tests.test_preload_rules import Script
+from tests.conftest import SHARED_DATA
 
 PROMPT = 3  # the first prompt level
 
@@ -122,3 +122,19 @@ def test_without_prompt_chunks_the_session_is_the_challenges() -> None:
     plain = Session(vids, watch, link()).run(NoSave())
     compute = ComputeSession(vids, watch, link(), chunk_gen_ms=1000).run(NoSave())
     assert compute == plain
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "traces" / "svsc_network").is_dir(), reason="the challenge data is not in ../shared/data")
+def test_a_generator_of_fractional_ms_per_chunk_does_not_hang_the_session() -> None:
+    """At G = 90 a chunk takes 333.3 ms: a step cut at a fractional completion once left a remainder too small
+    to move playback (high/2 looped forever)."""
+    from ptcodec.preload.experiment import Setup, run_one
+    from ptcodec.preload.prompts import PromptLadder
+    from ptcodec.preload.runner import session_videos
+    from ptcodec.preload.users import RetentionUsers
+    from ptcodec.preload.videos import load_catalogue
+
+    videos = session_videos(load_catalogue(SHARED_DATA / "short_video"))
+    trace = SHARED_DATA / "traces" / "svsc_network" / "high" / "2"
+    outcome = run_one(Setup("search_prompts", 90.0, PromptLadder()), trace, videos, RetentionUsers())
+    assert outcome.result.steps > 0 and not outcome.result.stuck

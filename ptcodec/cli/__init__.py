@@ -2,8 +2,8 @@
 
 Subcommands are registered by codec.py (transcode, decode, mux, demux, truncate,
 demo), inspect.py (info, validate, reconstruct), promptus.py (import-promptus,
-export-promptus), conformance.py, evaluate.py and streaming.py (package, serve, simulate-abr, play), preload.py (preload-sim); types.py, generator_args.py, progress.py
-and signals.py are what they share.
+export-promptus), conformance.py, evaluate.py and streaming.py (package, serve, simulate-abr, play), preload.py (preload-sim);
+types.py, generator_args.py, progress.py and signals.py are what they share.
 
 Every error a user can cause is a `PtcodecError`, printed as one line on stderr
 with exit status 1; no traceback reaches the terminal for bad input.

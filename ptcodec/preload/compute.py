@@ -9,7 +9,8 @@ video, the chunk of the earliest video in the queue first. Its rules:
   when generated. A chunk that arrives after a chunk still being generated waits behind it (a video plays
   in order), pixel chunks included.
 - Playback runs through generator completions within a step: a stall ends when the chunk it waits for is
-  generated (a step is cut at each completion; with no prompt chunks the session is the challenge's).
+  generated (a step is cut at each completion, rounded up to the next whole ms; with no prompt chunks the
+  session is the challenge's).
 - The player learns of a swipe at the end of a step, as the Algorithm does: then the swiped videos'
   chunks not yet started are dropped (a chunk being generated is finished). Both the session and the
   scheduler's mirror apply this at the same moment, so their generators agree exactly.
@@ -17,6 +18,7 @@ video, the chunk of the earliest video in the queue first. Its rules:
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Sequence
 
@@ -89,7 +91,8 @@ class ComputeSession(Session):
         now, remaining, stall = self.clock_ms, float(action_ms), 0.0
         while remaining > 0 and not self.finished:
             done = self.generator.next_done()
-            span = remaining if done is None else min(remaining, max(done - now, 0.0))
+            # whole ms, as the session's clock runs: a fractional span could leave a remainder too small to play
+            span = remaining if done is None else min(remaining, max(math.ceil(done - now), 0.0))
             if span > 0:
                 stall += super()._play(span)
             now += span

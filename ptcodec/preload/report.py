@@ -66,7 +66,8 @@ def sweep(traces: Path, video_dir: Path, out: Path, *, classes: Sequence[str], u
             results = json.loads(path.read_text())
         except (OSError, ValueError) as error:
             raise InputError(f"{path}: cannot resume from it: {error}") from None
-    results["ladder"] = {"ranks": list(ladder.ranks), "h265_kbps_assumed": {str(r): ladder.h265_kbps[r] for r in ladder.ranks},
+    results["ladder"] = {"ranks": list(ladder.ranks),
+                         "h265_kbps_assumed": {str(r): ladder.h265_kbps[r] for r in ladder.ranks},
                          "coding": ladder.coding, "fps": ladder.fps, "keyframe_interval": ladder.interval}
     todo = [(u, c, s) for u in users for c in classes for s in plan if key(u, c, s) not in results["runs"]]
     total = len(users) * len(classes) * len(plan) * 20
@@ -155,7 +156,8 @@ def write_report(results: dict[str, Any], out: Path, *, classes: Sequence[str], 
     for u in users:
         lines += [f"## Users: {u}", ""]
         for c in classes:
-            lines += [f"### {c}", "", "| scheduler | G (frames/s) | score | QoE | stall s | waste MB | downloaded MB | prompt share |",
+            lines += [f"### {c}", "",
+                      "| scheduler | G (frames/s) | score | QoE | stall s | waste MB | downloaded MB | prompt share |",
                       "|---|---|---|---|---|---|---|---|"]
             for s in pixel:
                 m = _mean(results, u, c, s)
@@ -176,8 +178,8 @@ def write_report(results: dict[str, Any], out: Path, *, classes: Sequence[str], 
             for row in targets(results, u, c, gen_fps):
                 lines.append(f"| {c} | {row['gen_fps']:g} | {row['baseline']} | {_fmt(row['stall_less_pct'])} | "
                              f"{_fmt(row['waste_less_pct'])} | {_fmt(row['qoe_more_pct'])} | {'yes' if row['met'] else 'NO'} |")
-        lines += ["", "| class | prompts beat search_pixels' score from G = | search_pixels score | no_save score | beats no_save |",
-                  "|---|---|---|---|---|"]
+        lines += ["", "| class | prompts beat search_pixels' score from G = | search_pixels score | no_save score "
+                  "| beats no_save |", "|---|---|---|---|---|"]
         for c in classes:
             sp, ns = _mean(results, u, c, "search_pixels"), _mean(results, u, c, "no_save")
             be = break_even(results, u, c, gen_fps)

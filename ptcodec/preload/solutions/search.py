@@ -206,11 +206,13 @@ class SearchScheduler:
 
     def __init__(self, prompt_kbps: tuple[int, ...] = (), chunk_gen_ms: float = 1000.0, *, depth: int = 3,
                  beam: int = 4, budget_ms: float = 10.0, horizon_ms: float = 6000.0, min_watch: float = 0.05,
-                 sleep_ms: float = 250.0, bound_ms: float = 4000.0, clock=time.perf_counter) -> None:
+                 sleep_ms: float = 250.0, bound_ms: float = 4000.0, stall_weight: float = REBUF_WEIGHT,
+                 clock=time.perf_counter) -> None:
         self.kbps = LEVEL_KBPS + tuple(prompt_kbps)
         self.chunk_gen_ms = float(chunk_gen_ms)
         self.depth, self.beam, self.budget_ms = depth, beam, budget_ms
         self.horizon_ms, self.min_watch, self.sleep_ms, self.bound_ms = horizon_ms, min_watch, sleep_ms, bound_ms
+        self.stall_weight = stall_weight  # the score's 1.85 by default; higher trades score for fewer stalls
         self.clock = clock
         self.Initialize()
 
@@ -295,7 +297,7 @@ class SearchScheduler:
                     head_end = max(head_end, ready) + CHUNK_MS
                 else:
                     late += w * _late_ms(ready, v.start, k * CHUNK_MS)
-                value = w * (kbps - smooth) / 1000 - REBUF_WEIGHT * late / 1000 - BANDWIDTH_WEIGHT * size * 8 / 1e6
+                value = w * (kbps - smooth) / 1000 - self.stall_weight * late / 1000 - BANDWIDTH_WEIGHT * size * 8 / 1e6
                 yield q, level, value, arrive, gen_free, head_end
 
     def _bound(self, views: list[_Video], plan: _Plan) -> float:
@@ -313,7 +315,7 @@ class SearchScheduler:
             size = head.sizes[0][min(k - head.chunk, len(head.sizes[0]) - 1)]
             t += size / bw + RTT_MS
             stall = max(0.0, min(t, self.bound_ms) - end)  # counted up to the horizon only: plans compare
-            total += w * (LEVEL_KBPS[0] - REBUF_WEIGHT * stall) / 1000 - BANDWIDTH_WEIGHT * size * 8 / 1e6
+            total += w * (LEVEL_KBPS[0] - self.stall_weight * stall) / 1000 - BANDWIDTH_WEIGHT * size * 8 / 1e6
             end = max(end, t) + CHUNK_MS
             k += 1
         for q, v in enumerate(views[1:], start=1):
@@ -323,7 +325,7 @@ class SearchScheduler:
             k = plan.chunk[q]
             w = watch_probability(v.shares, k, 0.0)
             ready = plan.t + min(v.sizes[level][j] for level in range(len(LEVEL_KBPS))) / bw + RTT_MS
-            total -= REBUF_WEIGHT * w * _late_ms(ready, v.start, k * CHUNK_MS) / 1000
+            total -= self.stall_weight * w * _late_ms(ready, v.start, k * CHUNK_MS) / 1000
         return total
 
     def _may_sleep(self, views: list[_Video]) -> bool:
@@ -343,7 +345,7 @@ class SearchScheduler:
                      max(self.generator.free_at() - self.now, 0.0), views[0].ready_until)
         w_head = watch_probability(views[0].shares, root.chunk[0], views[0].played_s)
         stall = w_head * max(0.0, self.sleep_ms - root.head_end)
-        sleep = _Plan(self.sleep_ms, -REBUF_WEIGHT * stall / 1000, (0, 0, self.sleep_ms), list(root.chunk),
+        sleep = _Plan(self.sleep_ms, -self.stall_weight * stall / 1000, (0, 0, self.sleep_ms), list(root.chunk),
                       list(root.last_kbps), max(root.gen_free, self.sleep_ms), max(root.head_end, self.sleep_ms))
         frontier = [root]
         best: tuple[float, tuple[int, int, float]] | None = None
