@@ -80,12 +80,14 @@ def test_no_prompt_chunk_plays_before_it_is_generated(fps: float) -> None:
     assert session.prompt_chunks > 0 and session.finished and result.steps > 0
 
 
-def test_the_schedulers_generator_mirror_is_the_sessions() -> None:
+@pytest.mark.parametrize("fps", [30, 45])
+def test_the_schedulers_generator_mirror_is_the_sessions(fps: float) -> None:
     """Drive a session and the prompt scheduler step by step: after each decision both generators hold the
-    same running chunk (with its finishing time) and the same waiting chunks."""
-    gen_ms = chunk_generation_ms(30, 30)
-    vids = [video(str(i), 5) for i in range(5)]
-    session = ComputeSession(vids, [1500.0, 4500.0, 700.0, 5000.0, 3000.0], link(), chunk_gen_ms=gen_ms)
+    same running chunk (with its finishing time) and the same waiting chunks, swipes included."""
+    gen_ms = chunk_generation_ms(fps, 30)
+    vids = [video(str(i), 5) for i in range(7)]
+    watch = [1500.0, 4500.0, 700.0, 5000.0, 300.0, 2000.0, 3000.0]
+    session = ComputeSession(vids, watch, link(), chunk_gen_ms=gen_ms)
     scheduler = SearchScheduler((1200,), gen_ms, budget_ms=1e9)
     decision = scheduler.run(0, 0, 0, False, 0, session.players(), True)
     compared = 0
@@ -100,6 +102,8 @@ def test_the_schedulers_generator_mirror_is_the_sessions() -> None:
         assert sorted(mine.waiting) == sorted(theirs.waiting)
         compared += mine.running is not None
     assert compared > 3 and session.prompt_chunks > 3
+    if fps == 45:
+        assert session.generator.dropped > 0  # a swipe dropped queued chunks, and the mirror followed
 
 
 def test_generator_order_and_drop() -> None:
@@ -138,3 +142,13 @@ def test_a_generator_of_fractional_ms_per_chunk_does_not_hang_the_session() -> N
     trace = SHARED_DATA / "traces" / "svsc_network" / "high" / "2"
     outcome = run_one(Setup("search_prompts", 90.0, PromptLadder()), trace, videos, RetentionUsers())
     assert outcome.result.steps > 0 and not outcome.result.stuck
+
+
+def test_the_compute_simulator_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, ptcodec.preload.experiment, ptcodec.preload.report; "
+            "from ptcodec.preload.prompts import keyframe_unit_bytes; keyframe_unit_bytes(8); "
+            "assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -58,6 +58,7 @@ class GeneratorQueue:
         self.waiting: list[tuple[int, int]] = []  # heap of (video, chunk)
         self.running: tuple[int, int, float] | None = None  # (video, chunk, done at ms)
         self.now = 0.0
+        self.dropped = 0  # chunks dropped with their swiped video
 
     def copy(self) -> GeneratorQueue:
         twin = GeneratorQueue(self.chunk_ms)
@@ -77,7 +78,9 @@ class GeneratorQueue:
 
     def drop_before(self, video: int) -> None:
         """Videos before `video` were swiped: their chunks not yet started are dropped (one being made runs on)."""
-        self.waiting = [job for job in self.waiting if job[0] >= video]
+        kept = [job for job in self.waiting if job[0] >= video]
+        self.dropped += len(self.waiting) - len(kept)
+        self.waiting = kept
         heapq.heapify(self.waiting)
 
     def next_done(self) -> float | None:
