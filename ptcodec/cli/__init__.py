@@ -2,8 +2,9 @@
 
 Subcommands are registered by codec.py (transcode, decode, mux, demux, truncate,
 demo), inspect.py (info, validate, reconstruct), promptus.py (import-promptus,
-export-promptus), conformance.py, evaluate.py and streaming.py (package, package-quality, serve,
-simulate-abr, play); types.py, generator_args.py, progress.py and signals.py are what they share.
+export-promptus), conformance.py, evaluate.py, streaming.py (package, package-quality, serve,
+simulate-abr, play) and preload.py (preload-sim); types.py, generator_args.py, progress.py and signals.py
+are what they share.
 
 Every error a user can cause is a `PtcodecError`, printed as one line on stderr
 with exit status 1; no traceback reaches the terminal for bad input.
@@ -16,10 +17,10 @@ import os
 import sys
 
 from ptcodec import __version__
-from ptcodec.cli import codec, conformance, evaluate, inspect, promptus, streaming
+from ptcodec.cli import codec, conformance, evaluate, inspect, preload, promptus, streaming
 from ptcodec.errors import DamageWarning, PtcodecError, PtvError
 
-COMMANDS = (codec, inspect, promptus, conformance, evaluate, streaming)
+COMMANDS = (codec, inspect, promptus, conformance, evaluate, streaming, preload)
 
 
 def build_parser() -> argparse.ArgumentParser:

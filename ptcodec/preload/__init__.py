@@ -10,6 +10,12 @@ One job per module:
 - `session`: one viewing session (the queue of up to 5 videos, the decision loop, the score).
 - `runner`: one Algorithm over a class of traces, with per-trace and mean figures.
 - `baselines`: `no_save` and `fixed_preload`, standard library and NumPy only.
+- `prompts`: prompt chunks (Promptus keyframes) sized from the PTV format; their quality value is an
+  assumed H.265-equivalent kbps per rank.
+- `compute`: `ComputeSession`, where a prompt chunk plays only once downloaded and generated.
+- `solutions`: the search scheduler (pixel-only as a challenge `Algorithm`, or with prompts and the
+  generator modelled) and PDAS- and Dashlet-style comparisons; standard library and NumPy only.
+- `experiment`, `report`: what `ptcodec preload-sim` runs and writes.
 
 Written from the published rules; the challenge's simulator was read for facts only, to settle what
 the published description leaves open. Where it is ambiguous, we matched the simulator:

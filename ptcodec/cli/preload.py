@@ -1,0 +1,79 @@
+"""`ptcodec preload-sim`: schedulers over the short-video challenge's traces, with prompts and compute (issue 16)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ptcodec.cli.types import positive
+from ptcodec.errors import InputError
+
+
+def _list(text: str) -> list[str]:
+    return [t for t in text.split(",") if t]
+
+
+def _fps_list(text: str) -> list[float]:
+    try:
+        values = [float(t) for t in _list(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected frames/s like 15,30,60, got {text!r}") from None
+    if not values or any(not v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"generator speeds must be positive, got {text!r}")
+    return values
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from ptcodec.preload.experiment import SCHEDULERS
+    from ptcodec.preload.prompts import CODINGS
+    from ptcodec.preload.report import CLASSES, DEFAULT_GEN_FPS, USERS
+
+    p = sub.add_parser(
+        "preload-sim", help="short-video preloading schedulers (pixels and prompts) in the MM'22 challenge simulator",
+        description="Run schedulers over trace classes of the MM'22 Short Video Streaming Challenge, for each user "
+        "model and (for the prompt scheduler) each generator speed G; write results.json, report.md and plots/ into "
+        "OUT (an interrupted run resumes from results.json). Prompt quality is an assumed H.265-equivalent kbps per "
+        "rank (ptcodec/preload/prompts.py).")
+    p.add_argument("traces", help="the challenge's svsc_network directory (high/ medium/ low/ mixed/)")
+    p.add_argument("videos", help="the challenge's short_video directory (with dashlet_swipe/ for Dashlet users)")
+    p.add_argument("--class", dest="classes", type=_list, default=list(CLASSES), metavar="C,...",
+                   help=f"trace classes (default all: {','.join(CLASSES)})")
+    p.add_argument("--scheduler", dest="schedulers", type=_list, default=list(SCHEDULERS), metavar="S,...",
+                   help=f"schedulers (default all: {','.join(SCHEDULERS)})")
+    p.add_argument("--users", type=_list, default=list(USERS), metavar="U,...", help="user models (default retention,dashlet)")
+    p.add_argument("--gen-fps", type=_fps_list, default=list(DEFAULT_GEN_FPS), metavar="G,...",
+                   help="generator speeds for the prompt scheduler (default " + ",".join(f"{g:g}" for g in DEFAULT_GEN_FPS) + ")")
+    p.add_argument("--coding", choices=CODINGS, default="1.1", help="prompt bitstream (default 1.1, coded)")
+    p.add_argument("--workers", type=positive, default=1, help="processes (default 1)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run_preload_sim)
+
+
+def run_preload_sim(args: argparse.Namespace) -> int:
+    from ptcodec.cli.progress import advance, bar
+    from ptcodec.preload.experiment import SCHEDULERS
+    from ptcodec.preload.prompts import PromptLadder
+    from ptcodec.preload.report import CLASSES, USERS, setups, sweep, write_report
+
+    for what, given, known in (("class", args.classes, CLASSES), ("scheduler", args.schedulers, SCHEDULERS),
+                               ("users", args.users, USERS)):
+        bad = [g for g in given if g not in known]
+        if bad or not given:
+            raise InputError(f"--{what} {','.join(bad) or '(empty)'}: expected some of {','.join(known)}")
+    traces, videos, out = Path(args.traces), Path(args.videos), Path(args.out)
+    for c in args.classes:
+        if not (traces / c).is_dir():
+            raise InputError(f"{traces / c}: no such trace class directory")
+    ladder = PromptLadder(coding=args.coding)
+    plan = setups(args.schedulers, args.gen_fps, ladder)
+    progress = bar(len(args.users) * len(args.classes) * len(plan) * 20, "sessions", quiet=args.quiet, unit="session")
+    try:
+        results = sweep(traces, videos, out, classes=args.classes, users=args.users, plan=plan, ladder=ladder,
+                        workers=args.workers, progress=lambda d, t: advance(progress, d, t))
+    finally:
+        progress.close()
+    path = write_report(results, out, classes=args.classes, users=args.users, gen_fps=args.gen_fps,
+                        schedulers=args.schedulers)
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,56 @@
+"""`ptcodec preload-sim` (issue 16, item 6): outputs, resuming, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ptcodec.cli import main
+from tests.conftest import SHARED_DATA
+
+TRACES = SHARED_DATA / "traces" / "svsc_network"
+VIDEOS = SHARED_DATA / "short_video"
+needs_data = pytest.mark.skipif(not TRACES.is_dir() or not VIDEOS.is_dir(), reason="the challenge data is not in ../shared/data")
+
+
+@needs_data
+def test_a_small_sweep_writes_json_report_and_plots_then_resumes(tmp_path: Path, monkeypatch, capsys) -> None:
+    out = tmp_path / "out"
+    args = ["preload-sim", str(TRACES), str(VIDEOS), "--class", "low", "--users", "retention", "--scheduler",
+            "fixed_preload,search_prompts", "--gen-fps", "60", "--out", str(out), "-q"]
+    assert main(args) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["runs"]) == {"retention/low/fixed_preload", "retention/low/search_prompts@60"}
+    prompts = results["runs"]["retention/low/search_prompts@60"]["mean"]
+    assert len(results["runs"]["retention/low/fixed_preload"]["traces"]) == 20
+    assert 0 < prompts["prompt_share"] <= 1
+    assert results["runs"]["retention/low/fixed_preload"]["mean"]["score"] == pytest.approx(-33.25, abs=0.05)
+    report = (out / "report.md").read_text()
+    assert "ASSUMPTION" in report and "search_prompts | 60" in report
+    assert {p.name for p in (out / "plots").iterdir()} == {
+        "retention_per_class.png", "retention_score_vs_G.png", "retention_prompt_share_vs_G.png"}
+
+    import ptcodec.preload.report as report_module
+
+    def refuse(*a, **k):
+        raise AssertionError("a finished run was redone")
+
+    monkeypatch.setattr(report_module, "run_setup", refuse)
+    assert main(args) == 0  # everything is in results.json already
+
+
+@pytest.mark.parametrize(("extra", "words"), [(["--class", "huge"], "--class huge"),
+                                              (["--scheduler", "magic"], "--scheduler magic"),
+                                              (["--users", "bots"], "--users bots")])
+def test_bad_choices_are_one_line_errors(tmp_path: Path, capsys, extra: list[str], words: str) -> None:
+    assert main(["preload-sim", str(tmp_path), str(tmp_path), "--out", str(tmp_path / "o"), "-q", *extra]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err
+
+
+def test_a_bad_generator_speed_is_refused(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["preload-sim", str(tmp_path), str(tmp_path), "--out", str(tmp_path / "o"), "--gen-fps", "0,30"])
+    assert "positive" in capsys.readouterr().err

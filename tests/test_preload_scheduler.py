@@ -1,0 +1,100 @@
+"""The search scheduler (issue 16, items 3-4): the challenge interface's assertions and the time budget."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import sys
+from pathlib import Path
+
+import pytest
+
+from ptcodec.preload.session import Session
+from ptcodec.preload.solutions import DashletStyle, PdasStyle, SearchPixels, SearchScheduler
+from ptcodec.preload.solutions import search as search_module
+from tests.test_preload_compute import link, video
+
+
+class Audited:
+    """Wraps an Algorithm and checks each decision as the challenge's simulator asserts it."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.decisions: list[tuple[int, int, float]] = []
+
+    def Initialize(self) -> None:  # noqa: N802
+        self.inner.Initialize()
+
+    def run(self, delay, rebuf, video_size, end_of_video, play_video_id, Players, first_step=False):  # noqa: N803
+        video_id, level, sleep = self.inner.run(delay, rebuf, video_size, end_of_video, play_video_id, Players,
+                                                first_step)
+        assert play_video_id <= video_id < play_video_id + len(Players)
+        assert level in (0, 1, 2)
+        assert sleep >= 0
+        if sleep == 0:
+            assert Players[video_id - play_video_id].get_remain_video_num() > 0
+        self.decisions.append((video_id, level, sleep))
+        return video_id, level, sleep
+
+
+@pytest.mark.parametrize("make", [SearchPixels, PdasStyle, DashletStyle])
+def test_decisions_respect_the_challenge_interface(make) -> None:
+    vids = [video(str(i), n) for i, n in enumerate((8, 3, 12, 5, 7, 4, 9))]
+    watch = [7200.0, 1000.0, 11999.0, 300.0, 7000.0, 2500.0, 4100.0]
+    algorithm = Audited(make())
+    algorithm.Initialize()
+    result = Session(vids, watch, link()).run(algorithm)
+    assert result.steps == len(algorithm.decisions) and any(s == 0 for _, _, s in algorithm.decisions)
+
+
+class FakeClock:
+    """Each reading is `step_ms` later than the last."""
+
+    def __init__(self, step_ms: float) -> None:
+        self.ticks = itertools.count()
+        self.step_s = step_ms / 1000
+
+    def __call__(self) -> float:
+        return next(self.ticks) * self.step_s
+
+
+def _players():
+    session = Session([video(str(i), 6) for i in range(5)], [5000.0] * 5, link())
+    session.step((0, 0, 0))
+    return session.players()
+
+
+def test_the_time_budget_stops_the_search() -> None:
+    """A clock that moves 6 ms per reading: the 10 ms budget lets the second ply start (6 ms) but not the
+    third (12 ms); with no limit all three plies run."""
+    limited = SearchScheduler(depth=3, budget_ms=10, clock=FakeClock(6))
+    limited.plan(_players())
+    assert (limited.last_depth, limited.over_budget) == (2, 1)
+    unlimited = SearchScheduler(depth=3, budget_ms=1e9, clock=FakeClock(6))
+    unlimited.plan(_players())
+    assert (unlimited.last_depth, unlimited.over_budget) == (3, 0)
+
+
+def test_the_first_ply_is_always_complete() -> None:
+    scheduler = SearchScheduler(depth=3, budget_ms=0, clock=FakeClock(1000))
+    q, level, sleep = scheduler.plan(_players())
+    assert scheduler.last_depth == 1 and 0 <= q < 5 and 0 <= level <= 2
+
+
+def test_the_default_budget_is_10_ms() -> None:
+    assert SearchPixels().budget_ms == 10
+
+
+def test_the_challenge_file_imports_only_the_standard_library_and_numpy() -> None:
+    tree = ast.parse(Path(search_module.__file__).read_text())
+    roots = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    roots |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert roots <= set(sys.stdlib_module_names) | {"numpy"}, roots
+
+
+def test_sleeping_never_starves_the_playing_video() -> None:
+    """The pruning rule: with the playing video's buffer empty and its next chunk wanted, it fetches."""
+    session = Session([video(str(i), 6) for i in range(5)], [5000.0] * 5, link())
+    scheduler = SearchScheduler(budget_ms=1e9)
+    decision = scheduler.run(0, 0, 0, False, 0, session.players(), True)
+    assert decision[2] == 0
