@@ -5,22 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ptcodec.cli.types import positive
+from ptcodec.cli.types import frame_rates, positive
 from ptcodec.errors import InputError
 
 
 def _list(text: str) -> list[str]:
     return [t for t in text.split(",") if t]
-
-
-def _fps_list(text: str) -> list[float]:
-    try:
-        values = [float(t) for t in _list(text)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected frames/s like 15,30,60, got {text!r}") from None
-    if not values or any(not v > 0 for v in values):
-        raise argparse.ArgumentTypeError(f"generator speeds must be positive, got {text!r}")
-    return values
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", dest="schedulers", type=_list, default=list(SCHEDULERS), metavar="S,...",
                    help=f"schedulers (default all: {','.join(SCHEDULERS)})")
     p.add_argument("--users", type=_list, default=list(USERS), metavar="U,...", help="user models (default retention,dashlet)")
-    p.add_argument("--gen-fps", type=_fps_list, default=list(DEFAULT_GEN_FPS), metavar="G,...",
+    p.add_argument("--gen-fps", type=frame_rates, default=list(DEFAULT_GEN_FPS), metavar="G,...",
                    help="generator speeds for the prompt scheduler (default " + ",".join(f"{g:g}" for g in DEFAULT_GEN_FPS) + ")")
     p.add_argument("--coding", choices=CODINGS, default="1.1", help="prompt bitstream (default 1.1, coded)")
     p.add_argument("--workers", type=positive, default=1, help="processes (default 1)")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 
-from ptcodec.cli.types import nonnegative_float, positive, positive_float, ranks
+from ptcodec.cli.types import frame_rates, nonnegative_float, positive, positive_float, ranks
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="multiply every trace's throughput (say so in any table: the traces are faster than a "
                    "prompt ladder needs; default 1)")
     p.add_argument("--rtt-ms", type=nonnegative_float, default=80.0, help="round-trip time per request (default 80)")
-    p.add_argument("--gen-fps", type=_speeds, metavar="F[,F...]",
+    p.add_argument("--gen-fps", type=frame_rates, metavar="F[,F...]",
                    help="frames/s the client generates, one value or one per rank (lowest first); default unlimited")
     p.add_argument("--compute-unaware", action="store_true",
                    help="let the ABR choose ranks the client cannot generate in real time (for comparison)")
@@ -72,16 +71,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_quality(sub)
 
     register_play(sub)
-
-
-def _speeds(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list of frame rates") from None
-    if not values or not all(math.isfinite(v) and v > 0 for v in values):
-        raise argparse.ArgumentTypeError(f"{text!r}: every frame rate must be a number > 0")
-    return values
 
 
 def run_package(args: argparse.Namespace) -> int:
@@ -281,7 +270,7 @@ def register_play(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compute-unaware", action="store_true",
                    help="let the ABR choose ranks the client cannot generate in real time (for comparison)")
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--gen-fps", type=_speeds, metavar="F[,F...]",
+    how.add_argument("--gen-fps", type=frame_rates, metavar="F[,F...]",
                      help="modelled generation: frames/s, one value or one per rank (lowest first); default unlimited")
     how.add_argument("--generator", metavar="NAME",
                      help="generate for real with this generator (the stream's: reference, sd-turbo), each segment "

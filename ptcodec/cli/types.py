@@ -29,6 +29,17 @@ def positive(text: str) -> int:
     return _number(text, int, lambda v: v >= 1, "a whole number >= 1")
 
 
+def frame_rates(text: str) -> tuple[float, ...]:
+    """A comma-separated list of frame rates (generator speeds), each > 0: "15,30,60"."""
+    try:
+        values = tuple(float(v) for v in text.split(",") if v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of frame rates, like 15,30,60") from None
+    if not values or not all(math.isfinite(v) and v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: every frame rate must be a positive number")
+    return values
+
+
 def scene_length(text: str) -> int | float:
     """--max-scene: whole frames ("300", an int) or seconds ("10s", a float, turned into frames once
     the frame rate is known)."""
