@@ -89,6 +89,20 @@ def fit_work(stream: StreamOptions, fitting: FitOptions, frames: int, opens_scen
     return cost, first_steps if opens_scene else later_steps
 
 
+def planned_work(stream: StreamOptions, fitting: FitOptions, scene_starts: list[int], frame_count: int,
+                 after: int = -1) -> int:
+    """Fitting work (`fit_work` budgets) of the keyframes planned after frame `after` for frames
+    scene_starts[0] .. frame_count-1 with these scene starts (0 when the frame count is unknown)."""
+    work, previous = 0, after
+    for key in plan_keyframes(scene_starts, frame_count, stream.interval) if frame_count else []:
+        if key > after:
+            opens_scene = key in scene_starts
+            cost, budget = fit_work(stream, fitting, 1 if opens_scene else key - previous, opens_scene)
+            work += cost * budget
+            previous = key
+    return work
+
+
 def make_header(generator: Generator, options: StreamOptions, width: int, height: int, fps: Fraction,
                 frame_count: int = 0) -> SequenceHeader:
     """The sequence header of an encode. The level admits the geometry, the rank,
@@ -220,13 +234,7 @@ class Encoder:
         while refresh is not None and refresh < count:  # assuming no cut beyond the ones seen
             starts.append(refresh)
             refresh = next_refresh(refresh, opts.max_scene_length)
-        work, previous = 0, after
-        for key in plan_keyframes(starts, count, opts.interval) if count else []:
-            if key > after:
-                opens_scene = key in starts
-                cost, budget = fit_work(opts, self.fitting, 1 if opens_scene else key - previous, opens_scene)
-                work += cost * budget
-                previous = key
+        work = planned_work(opts, self.fitting, starts, count, after)
         self._plan = (self._scene_start, after, work)
         return work
 

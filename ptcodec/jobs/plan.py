@@ -18,14 +18,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ptcodec.encoder.scenes import SceneCutDetector
 from ptcodec.errors import InputError
-from ptcodec.generators.base import Generator
 from ptcodec.media import probe
 from ptcodec.media.reader import read_frames
+
+if TYPE_CHECKING:
+    from ptcodec.generators.base import Generator
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ def max_scene_frames(value: str, fps: Fraction) -> int:
     return frames
 
 
-def make_plan(source: Source, generator: Generator, *, scene_threshold: float | None,
+def make_plan(source: Source, generator: "Generator", *, scene_threshold: float | None,
               max_scene_length: int | None, max_frames: int | None = None,
               progress: Callable[[int], None] | None = None) -> ScenePlan:
     """Read `source` once (at most `max_frames` frames) and decide its scenes; `progress(frames)`

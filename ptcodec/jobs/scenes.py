@@ -92,17 +92,9 @@ def encode_scene(job: SceneJob, scene: Scene, on_progress: Callable[[int], None]
 
 def scene_work(job: SceneJob, scene: Scene) -> int:
     """The planned fitting work of a scene, in the unit of `encode_scene`'s progress."""
-    from ptcodec.encoder.encoder import fit_work
-    from ptcodec.encoder.scenes import plan_keyframes
+    from ptcodec.encoder.encoder import planned_work
 
-    first, end = scene
-    work, previous = 0, first
-    for key in plan_keyframes([first], end, job.stream.interval):
-        opens = key == first
-        cost, budget = fit_work(job.stream, job.fitting, 1 if opens else key - previous, opens)
-        work += cost * budget
-        previous = key
-    return work
+    return planned_work(job.stream, job.fitting, [scene[0]], scene[1], after=scene[0] - 1)
 
 
 class SceneStore:
