@@ -126,8 +126,9 @@ def transcode_file(
             (count, height, width), rate, starts = clip.frames.shape[:3], clip.fps, None
             stream = _max_scene(stream, max_scene_s, rate)
         else:  # planned first, then read again frame by frame: memory bounded by a segment
-            plan, stream = _plan(source, gen, stream, box, crop, fps, start, max_frames, max_scene_s, progress)
-            frames = Source(os.fspath(source), box, crop, gen.downscale, fps, start).frames(0, plan.frame_count)
+            src = Source(os.fspath(source), box, crop, gen.downscale, fps, start)
+            plan, stream = _plan(src, gen, stream, max_frames, max_scene_s, progress)
+            frames = src.frames(0, plan.frame_count)
             count, height, width, rate, starts = plan.frame_count, plan.height, plan.width, plan.fps, plan.scene_starts
         if target_kbps is not None:
             stream = for_target(stream, target_kbps, tokens=gen.tokens, embed_dim=gen.embed_dim, fps=rate)
@@ -167,13 +168,11 @@ def _max_scene(stream: StreamOptions, seconds: float | None, fps: Fraction) -> S
     return dataclasses.replace(stream, max_scene_length=max(1, round(Fraction(seconds) * fps)))
 
 
-def _plan(source: str | os.PathLike[str], gen: Generator, stream: StreamOptions, box: tuple[int, int], crop: str,
-          fps: Fraction | None, start: int, max_frames: int | None, max_scene_s: float | None,
+def _plan(src: Source, gen: Generator, stream: StreamOptions, max_frames: int | None, max_scene_s: float | None,
           progress: Progress | None) -> tuple[ScenePlan, StreamOptions]:
     """The first pass (jobs/plan.py), with --max-scene in seconds resolved at the input's frame rate."""
-    src = Source(os.fspath(source), box, crop, gen.downscale, fps, start)
     info = probe(src.path)
-    stream = _max_scene(stream, max_scene_s, Fraction(fps if fps is not None else info.fps))
+    stream = _max_scene(stream, max_scene_s, Fraction(src.fps if src.fps is not None else info.fps))
     estimate = max_frames or info.frame_count or 0
     report = (lambda done: progress("planning", done, max(done, estimate))) if progress is not None else None
     plan = make_plan(src, gen, scene_threshold=stream.scene_threshold, max_scene_length=stream.max_scene_length,
@@ -192,11 +191,11 @@ def _transcode_scenes(source, output: str, stream: StreamOptions, fitting: FitOp
     options = generator_options or GeneratorOptions()
     gen = load_generator(generator, options)
     box = size or gen.native_size[::-1]
-    plan, stream = _plan(source, gen, stream, box, crop, fps, start, max_frames, max_scene_s, progress)
+    src = Source(os.fspath(source), box, crop, gen.downscale, fps, start)
+    plan, stream = _plan(src, gen, stream, max_frames, max_scene_s, progress)
     if target_kbps is not None:
         stream = for_target(stream, target_kbps, tokens=gen.tokens, embed_dim=gen.embed_dim, fps=plan.fps)
-    job = SceneJob(Source(os.fspath(source), box, crop, gen.downscale, fps, start), plan, stream, fitting,
-                   generator, options)
+    job = SceneJob(src, plan, stream, fitting, generator, options)
     encoder = job.encoder(gen)  # the stream's header and metadata; it fits nothing
     store = SceneStore(output, encoder.codec_private, plan.scenes, resume)
     todo = [scene for scene in plan.scenes if not store.has(scene)]
