@@ -9,7 +9,9 @@ line that names the file, never as an FFmpeg traceback.
 
 from __future__ import annotations
 
+import bisect
 import glob
+import math
 import os
 import re
 import stat
@@ -39,6 +41,10 @@ _MAX_TIME_SLACK = Fraction(1, 1000)
 _TRUNCATION_SLACK_FRAMES = 3
 
 _PATTERN = re.compile(r"%0?\d*d")
+
+# Demuxers whose timestamp seeking FFmpeg does not index (image sequences, GIF, animated images):
+# reading from frame N decodes from the start and skips.
+_UNSEEKABLE_FORMATS = frozenset({"gif", "image2", "image2pipe", "apng", "webp_pipe", "gif_pipe"})
 
 
 @dataclass(frozen=True)
@@ -459,10 +465,11 @@ def _check_complete(
 
 
 def _timed(
-    frames: Iterable[av.VideoFrame], stream: av.video.stream.VideoStream, rate: Fraction
+    frames: Iterable[av.VideoFrame], stream: av.video.stream.VideoStream, rate: Fraction,
+    origin: Fraction | None = None,
 ) -> Iterator[tuple[av.VideoFrame, Fraction, Fraction]]:
-    """(frame, start, end) in seconds from the first frame; frames without pts count at the nominal rate."""
-    origin: Fraction | None = None
+    """(frame, start, end) in seconds from `origin` (the first frame's time when None); frames without
+    pts count at the nominal rate."""
     for index, frame in enumerate(frames):
         time_base = frame.time_base or stream.time_base
         if frame.pts is not None and time_base:
@@ -477,10 +484,11 @@ def _timed(
 
 
 def _resample(
-    timed: Iterable[tuple[av.VideoFrame, Fraction, Fraction]], fps: Fraction, slack: Fraction
+    timed: Iterable[tuple[av.VideoFrame, Fraction, Fraction]], fps: Fraction, slack: Fraction, first: int = 0
 ) -> Iterator[av.VideoFrame]:
-    """Output frame i is the source frame shown at time i / fps (the last one started by then)."""
-    index = 0
+    """Output frame i is the source frame shown at time i / fps (the last one started by then), from
+    output frame `first` (the first timed frame must start by then)."""
+    index = first
     previous: av.VideoFrame | None = None
     previous_end = Fraction(0)
     for frame, start, end in timed:
@@ -523,25 +531,174 @@ def _read(
     start: int,
     max_frames: int | None,
 ) -> Iterator[np.ndarray]:
-    """The body of `read_frames`, run lazily; owns and closes the container."""
+    """The body of `read_frames`, run lazily; owns and closes the container.
+
+    From a `start` past 0 the container is seeked (`_seek_indexed`); where seeking turns out not
+    to reproduce a read from the beginning, the file is reopened and read from the start, skipping
+    to the next frame still owed, so the frames are the same either way.
+    """
     try:
         if max_frames == 0:
             return
-        decoded: Iterable[av.VideoFrame] = _decode(container, stream, name)
-        if fps is not None:
-            slack = min(Fraction(stream.time_base), _MAX_TIME_SLACK) if stream.time_base else _MAX_TIME_SLACK
-            decoded = _resample(_timed(decoded, stream, _stream_rate(name, stream)), fps, slack)
         stop = None if max_frames is None else start + max_frames
+        if start > 0 and _seekable(name, container):
+            frames = _seek_indexed(container, stream, name, fps, start)
+        else:
+            frames = _indexed(container, stream, name, fps)
+        wanted = start
         last_frame: av.VideoFrame | None = None
         last_rgb: np.ndarray | None = None
-        for index, frame in enumerate(decoded):
-            if index < start:
+        while True:
+            try:
+                index, frame = next(frames)
+            except StopIteration:
+                return
+            except _SeekFailed:
+                container.close()
+                container, stream = _open(name)
+                frames = _indexed(container, stream, name, fps)
+                continue
+            if index < wanted:
                 continue
             if frame is not last_frame or last_rgb is None:
                 last_frame, last_rgb = frame, _to_rgb(frame, geometry)
             # A resampled frame may repeat: hand out copies so callers may modify them.
             yield last_rgb if fps is None else last_rgb.copy()
-            if stop is not None and index + 1 >= stop:
+            wanted = index + 1
+            if stop is not None and wanted >= stop:
                 return
     finally:
         container.close()
+
+
+def _slack(stream: av.video.stream.VideoStream) -> Fraction:
+    """How late a frame may start and still count as shown at a time (timestamps rounded to the tick)."""
+    return min(Fraction(stream.time_base), _MAX_TIME_SLACK) if stream.time_base else _MAX_TIME_SLACK
+
+
+def _indexed(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, name: str, fps: Fraction | None
+) -> Iterator[tuple[int, av.VideoFrame]]:
+    """(output index, frame) from the beginning: decoded frames, or resampled to `fps` by timestamp."""
+    decoded: Iterable[av.VideoFrame] = _decode(container, stream, name)
+    if fps is not None:
+        decoded = _resample(_timed(decoded, stream, _stream_rate(name, stream)), fps, _slack(stream))
+    return enumerate(decoded)
+
+
+# --- seeking -----------------------------------------------------------------
+
+
+class _SeekFailed(Exception):
+    """Seeking cannot reproduce a read from the beginning here: read from the start instead."""
+
+
+def _seekable(name: str, container: av.container.InputContainer) -> bool:
+    """Whether to try seeking: never in a pipe or FIFO (read once, front to back) nor in an image
+    sequence, GIF or animated image (their demuxers have no timestamp index to seek in)."""
+    return not is_stream(name) and container.format.name not in _UNSEEKABLE_FORMATS
+
+
+def _seek_indexed(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    name: str,
+    fps: Fraction | None,
+    start: int,
+) -> Iterator[tuple[int, av.VideoFrame]]:
+    """(output index, frame) as `_indexed` gives them, from at or before output frame `start`,
+    by seeking to the keyframe at or before that frame's timestamp and decoding forward.
+
+    Output frame N is the Nth decoded frame (no `fps`): its timestamp is the Nth smallest video
+    packet pts, from a demux (no decoding) of the file up to it. With `fps` it is the frame shown
+    at N / fps from the first frame's time, so that time is taken from the first decoded frame.
+    Raises `_SeekFailed` (before a frame that could differ is given) where seeking cannot
+    reproduce the read from the start: no timestamps, the first frame is not the first packet
+    (edit lists, discarded packets), the seek lands after the frame (no index or a bad one), or
+    timestamps that are missing or go backwards after the seek.
+    """
+    if not stream.time_base:
+        raise _SeekFailed
+    time_base = Fraction(stream.time_base)
+    first = next(_decode(container, stream, name), None)
+    if first is None or first.pts is None:
+        raise _SeekFailed
+    if fps is None:
+        pts = _display_pts(name, start)
+        if pts[0] != first.pts:
+            raise _SeekFailed
+        target = pts[start]
+    else:
+        origin = Fraction(first.pts) * time_base
+        shown_at = Fraction(start) / fps + _slack(stream)
+        target = math.floor((origin + shown_at) / time_base)
+    container.seek(target, stream=stream, backward=True, any_frame=False)
+    decoded = _in_order(_decode(container, stream, name))
+    if fps is None:
+        yield from _numbered(decoded, pts, start)
+    else:
+        timed = _timed(decoded, stream, _stream_rate(name, stream), origin)
+        yield from enumerate(_resample(_starting_by(timed, shown_at), fps, _slack(stream), start), start)
+
+
+def _numbered(frames: Iterable[av.VideoFrame], pts: list[int], start: int) -> Iterator[tuple[int, av.VideoFrame]]:
+    """(decoded frame index, frame) after a seek, the index found from `pts` (display order); raises
+    `_SeekFailed` when the first frame is after frame `start` or a frame's pts is not the one listed."""
+    index: int | None = None
+    for frame in frames:
+        if frame.pts is None:
+            raise _SeekFailed
+        if index is None:
+            index = bisect.bisect_left(pts, frame.pts)
+            if index > start:
+                raise _SeekFailed
+        if index < len(pts) and frame.pts != pts[index]:
+            raise _SeekFailed
+        yield index, frame
+        index += 1
+
+
+def _starting_by(
+    timed: Iterable[tuple[av.VideoFrame, Fraction, Fraction]], time: Fraction
+) -> Iterator[tuple[av.VideoFrame, Fraction, Fraction]]:
+    """`timed`, raising `_SeekFailed` when the first frame starts after `time` (the seek overshot)."""
+    for position, item in enumerate(timed):
+        if position == 0 and item[1] > time:
+            raise _SeekFailed
+        yield item
+
+
+def _in_order(frames: Iterable[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+    """`frames`, raising `_SeekFailed` at one without pts or earlier than the one before it (a
+    read from the start would count such frames by position, which a seek does not know)."""
+    previous: int | None = None
+    for frame in frames:
+        if frame.pts is None or (previous is not None and frame.pts < previous):
+            raise _SeekFailed
+        previous = frame.pts
+        yield frame
+
+
+def _display_pts(name: str, frame: int) -> list[int]:
+    """The pts of the video frames 0..frame in display order, from demuxing up to them.
+
+    A packet's dts is no later than its pts and dts never decrease, so once a packet's dts is
+    past the (frame+1)th smallest pts seen, no later packet can come before it in display order."""
+    container, stream = _open(name)
+    seen: list[int] = []
+    try:
+        for packet in container.demux(stream):
+            if not packet.size:
+                continue
+            if packet.pts is None:
+                raise _SeekFailed
+            if len(seen) > frame and packet.dts is not None and packet.dts > seen[frame]:
+                break
+            bisect.insort(seen, packet.pts)
+    except (av.FFmpegError, OSError):
+        raise _SeekFailed from None
+    finally:
+        container.close()
+    if len(seen) <= frame:
+        raise _SeekFailed
+    return seen[: frame + 1]  # later ones may still miss a packet not yet demuxed
