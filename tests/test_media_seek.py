@@ -15,6 +15,7 @@ import av
 import numpy as np
 import pytest
 
+from ptcodec.errors import InputError
 from ptcodec.jobs.plan import Source
 from ptcodec.media import reader, write_video
 from ptcodec.media.reader import read_frames
@@ -160,3 +161,18 @@ def test_real_clips(monkeypatch: pytest.MonkeyPatch, clip: str, fps: Fraction | 
     total = len(reference)
     starts = sorted({0, 1, 29, 30, 31, total // 2, total - 1, total})
     assert_same(path, reference, starts, size=64, fps=fps)
+
+
+def test_a_truncated_file_read_from_frame_n_is_reported_as_truncated(
+    inputs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decoding error met after a seek is not trusted to the seek: the read from the start meets
+    it again and reports it, with the same message."""
+    data = inputs["mkv"].read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(InputError) as from_zero:
+        from_start(cut, monkeypatch, size=32, start=50)
+    with pytest.raises(InputError) as seeked:
+        list(read_frames(cut, size=32, start=50))
+    assert "truncated" in str(seeked.value) and str(seeked.value) == str(from_zero.value)

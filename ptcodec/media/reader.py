@@ -202,7 +202,9 @@ def read_frames(
     """Yield RGB uint8 frames (H, W, 3) in display order, shaped by `Geometry`.
 
     With `fps`, output frame i is the source frame shown at time i / fps (frames
-    are dropped or repeated by timestamp). `start` skips output frames and
+    are dropped or repeated by timestamp). `start` skips output frames (by seeking
+    to the keyframe before it where the file allows, so that a late scene does not
+    decode the clip from its beginning: the same frames either way) and
     `max_frames` limits them. Options and the file are checked now, so errors
     raise at the call; the file is closed when the iterator is exhausted or closed.
     """
@@ -612,10 +614,14 @@ def _seek_indexed(
     Output frame N is the Nth decoded frame (no `fps`): its timestamp is the Nth smallest video
     packet pts, from a demux (no decoding) of the file up to it. With `fps` it is the frame shown
     at N / fps from the first frame's time, so that time is taken from the first decoded frame.
-    Raises `_SeekFailed` (before a frame that could differ is given) where seeking cannot
-    reproduce the read from the start: no timestamps, the first frame is not the first packet
-    (edit lists, discarded packets), the seek lands after the frame (no index or a bad one), or
-    timestamps that are missing or go backwards after the seek.
+    Frames decoded after a seek are those of a read from the start when the keyframes are sync
+    points (frames shown after a keyframe never reference frames before it; leading frames of an
+    open GOP are shown before it, so they are dropped as too early). Raises `_SeekFailed` (before
+    a frame that could differ is given) where seeking cannot reproduce the read from the start:
+    no timestamps, the first frame is not the first packet (edit lists, discarded packets), the
+    demuxer cannot seek, the seek lands after the frame (no index or a bad one), timestamps that
+    are missing or out of display order after the seek (H.264 in AVI), or a decoding error after
+    the seek (a genuine one is then met again, and reported, by the read from the start).
     """
     if not stream.time_base:
         raise _SeekFailed
@@ -632,7 +638,10 @@ def _seek_indexed(
         origin = Fraction(first.pts) * time_base
         shown_at = Fraction(start) / fps + _slack(stream)
         target = math.floor((origin + shown_at) / time_base)
-    container.seek(target, stream=stream, backward=True, any_frame=False)
+    try:
+        container.seek(target, stream=stream, backward=True, any_frame=False)
+    except (av.FFmpegError, OSError):
+        raise _SeekFailed from None
     decoded = _in_order(_decode(container, stream, name))
     if fps is None:
         yield from _numbered(decoded, pts, start)
@@ -669,14 +678,18 @@ def _starting_by(
 
 
 def _in_order(frames: Iterable[av.VideoFrame]) -> Iterator[av.VideoFrame]:
-    """`frames`, raising `_SeekFailed` at one without pts or earlier than the one before it (a
-    read from the start would count such frames by position, which a seek does not know)."""
+    """`frames` after a seek, raising `_SeekFailed` at one without pts or earlier than the one before
+    it (a read from the start counts such frames by position, which a seek does not know) and at a
+    decoding error."""
     previous: int | None = None
-    for frame in frames:
-        if frame.pts is None or (previous is not None and frame.pts < previous):
-            raise _SeekFailed
-        previous = frame.pts
-        yield frame
+    try:
+        for frame in frames:
+            if frame.pts is None or (previous is not None and frame.pts < previous):
+                raise _SeekFailed
+            previous = frame.pts
+            yield frame
+    except InputError:
+        raise _SeekFailed from None
 
 
 def _display_pts(name: str, frame: int) -> list[int]:
