@@ -149,18 +149,22 @@ def test_source_offset_and_frames(inputs: dict[str, Path], monkeypatch: pytest.M
         assert all(np.array_equal(a, b) for a, b in zip(got, reference[first : first + 4], strict=True))
 
 
-@pytest.mark.parametrize("clip, fps", [("sky_512.mp4", None), ("sky_512.mp4", Fraction(24)), ("vtest.avi", None),
-                                       ("procgen.gif", None)])
-def test_real_clips(monkeypatch: pytest.MonkeyPatch, clip: str, fps: Fraction | None) -> None:
-    """Real inputs: an H.264 MP4, H.264 in AVI (no presentation timestamps: it falls back to
-    decode-and-skip), and a GIF (never seeked)."""
+@pytest.mark.parametrize("clip, fps, seeks", [("sky_512.mp4", None, True), ("sky_512.mp4", Fraction(24), True),
+                                              ("big_buck_bunny_0_30.webm", None, True), ("vtest.avi", None, False),
+                                              ("procgen.gif", None, False)])
+def test_real_clips(monkeypatch: pytest.MonkeyPatch, clip: str, fps: Fraction | None, seeks: bool) -> None:
+    """Real inputs: H.264 in MP4, VP8 in WebM (1 ms timestamps), H.264 in AVI (no presentation
+    timestamps in display order: it falls back to decode-and-skip) and a GIF (never seeked)."""
     path = CLIPS / clip
     if not path.exists():
         pytest.skip(f"{path} not found (shared data is beside the repo, not in it)")
     reference = from_start(path, monkeypatch, size=64, fps=fps)
     total = len(reference)
     starts = sorted({0, 1, 29, 30, 31, total // 2, total - 1, total})
-    assert_same(path, reference, starts, size=64, fps=fps)
+    counts = Counts(monkeypatch)
+    assert_same(path, reference, starts, counts if seeks else None, size=64, fps=fps)
+    if not seeks:
+        assert counts.restarts == len(starts), "every read went back to the start"
 
 
 def test_a_truncated_file_read_from_frame_n_is_reported_as_truncated(
