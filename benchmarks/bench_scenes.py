@@ -30,7 +30,7 @@ import numpy as np
 from ptcodec.encoder import FitOptions, StreamOptions
 from ptcodec.generators import load_generator
 from ptcodec.jobs.plan import Source, make_plan
-from ptcodec.jobs.scenes import SceneJob, encode_scene, scene_work
+from ptcodec.jobs.scenes import SceneJob, encode_scene, planning_threads, scene_work
 from ptcodec.jobs.transcode import transcode_file
 from ptcodec.media.writer import VideoWriter
 
@@ -89,7 +89,7 @@ def main() -> None:
         measured["cluster_start_stop"] = time.perf_counter() - t0
         source = Source(str(clip), box, "crop", gen.downscale, None)
         plan = make_plan(source, gen, scene_threshold=stream.scene_threshold, max_scene_length=None)
-        job = SceneJob(source, plan, stream, fitting, "reference")
+        job = SceneJob(source, plan, stream, fitting, "reference", threads=planning_threads("cpu"))
         per_scene = []
         for scene in plan.scenes:
             t0 = time.perf_counter()

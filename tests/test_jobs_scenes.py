@@ -15,7 +15,7 @@ import pytest
 from ptcodec.encoder import FitOptions, StreamOptions
 from ptcodec.errors import InputError, PtcodecError
 from ptcodec.jobs.plan import Source, make_plan, max_scene_frames
-from ptcodec.jobs.scenes import STORE_SUFFIX, SceneJob, encode_scene
+from ptcodec.jobs.scenes import STORE_SUFFIX, SceneJob, encode_scene, planning_threads
 from ptcodec.jobs.transcode import transcode_file
 from ptcodec.media.writer import VideoWriter
 
@@ -108,10 +108,34 @@ def test_each_scene_alone_gives_the_bytes_of_the_serial_stream(three_scenes, ser
 
     source = Source(str(three_scenes), (32, 32), "crop", 8, None)
     plan = make_plan(source, load_generator("reference"), scene_threshold=0.5, max_scene_length=None)
-    job = SceneJob(source, plan, STREAM, FIT, "reference")
+    job = SceneJob(source, plan, STREAM, FIT, "reference", threads=planning_threads("cpu"))
     pieces = {scene: encode_scene(job, scene) for scene in reversed(plan.scenes)}
     codec_private = job.encoder(load_generator("reference")).codec_private
     assert codec_private + b"".join(pieces[s] for s in plan.scenes) == serial
+
+
+def test_a_scene_fits_with_the_thread_count_of_the_process_that_planned_it(three_scenes, serial):
+    """A Ray task asking for one CPU runs PyTorch on one thread, and CPU results differ in their last
+    bits with the thread count: the job carries the planner's count, the task fits with it and then
+    restores its own, so a one-thread worker still gives the serial bytes."""
+    import torch
+
+    from ptcodec.generators import load_generator
+
+    threads = planning_threads("cpu")
+    if threads is None or threads < 2:
+        pytest.skip("needs a process planning with two or more threads")
+    source = Source(str(three_scenes), (32, 32), "crop", 8, None)
+    plan = make_plan(source, load_generator("reference"), scene_threshold=0.5, max_scene_length=None)
+    job = SceneJob(source, plan, STREAM, FIT, "reference", threads=threads)
+    torch.set_num_threads(1)
+    try:
+        pieces = [encode_scene(job, scene) for scene in plan.scenes]
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
+    assert job.encoder(load_generator("reference")).codec_private + b"".join(pieces) == serial
+    assert planning_threads("cuda:0") is None
 
 
 def test_one_worker_on_ray_gives_the_serial_bytes_on_loopback_only(three_scenes, serial, tmp_path):
@@ -179,7 +203,7 @@ def test_a_task_whose_worker_dies_is_retried(three_scenes, serial, tmp_path, mon
     monkeypatch.setenv(_MARK, str(tmp_path / "crashed"))  # the local cluster's workers inherit it
     source = Source(str(three_scenes), (32, 32), "crop", 8, None)
     plan = make_plan(source, load_generator("reference"), scene_threshold=0.5, max_scene_length=None)
-    job = SceneJob(source, plan, STREAM, FIT, "reference")
+    job = SceneJob(source, plan, STREAM, FIT, "reference", threads=planning_threads("cpu"))
     kept: dict = {}
     run_scenes(job, plan.scenes, workers=1, address=None, keep=kept.__setitem__, scene_fn=crash_once)
     assert (tmp_path / "crashed").read_text() == "crashed"

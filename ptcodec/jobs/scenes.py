@@ -14,11 +14,12 @@ unit by unit by the writer, then renamed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -47,6 +48,11 @@ class SceneJob:
     fitting: FitOptions
     generator: str
     generator_options: GeneratorOptions = field(default_factory=GeneratorOptions)
+    threads: int | None = None
+    """PyTorch's intra-op thread count for fitting on the CPU (None: the worker's own). CPU results
+    differ in their last bits with it (the order of reductions), so every task of one encode fits
+    with the thread count of the process that planned it: a Ray task asking for one CPU would
+    otherwise run one thread and give other bytes than the serial encode."""
 
     def encoder(self, generator: "Generator", first_frame: int = 0, **arguments) -> "Encoder":
         """The encoder of this job, starting at `first_frame` (a scene start of the plan)."""
@@ -71,9 +77,39 @@ def _generator(job: SceneJob) -> "Generator":
     return _GENERATORS[key]
 
 
+def planning_threads(device: str) -> int | None:
+    """The `SceneJob.threads` of an encode planned in this process on `device` (None on a GPU)."""
+    if not device.startswith("cpu"):
+        return None
+    import torch
+
+    return torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """Run with PyTorch's intra-op thread count set to `threads` (kept when None), then restore it."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def encode_scene(job: SceneJob, scene: Scene, on_progress: Callable[[int], None] | None = None) -> bytes:
     """The units of one scene (scene-init unit first, then its keyframes), as a serial encode writes
     them; `on_progress(work done)` in fitting work (generator frame evaluations) as it goes."""
+    with _torch_threads(job.threads):
+        return _encode_scene(job, scene, on_progress)
+
+
+def _encode_scene(job: SceneJob, scene: Scene, on_progress: Callable[[int], None] | None) -> bytes:
     first, end = scene
     pieces: list[bytes] = []
     report = (lambda done, left: on_progress(done)) if on_progress is not None else None  # noqa: ARG005

@@ -38,7 +38,7 @@ from ptcodec.generators import GeneratorOptions, load_generator
 from ptcodec.generators.base import Generator
 from ptcodec.jobs.plan import ScenePlan, Source, make_plan
 from ptcodec.jobs.progress import Progress
-from ptcodec.jobs.scenes import SceneJob, SceneStore, scene_work
+from ptcodec.jobs.scenes import SceneJob, SceneStore, planning_threads, scene_work
 from ptcodec.media import load_clip, probe
 from ptcodec.media.reader import is_stream
 from ptcodec.outputs import PARTIAL_SUFFIX, check_output, refuse_inputs
@@ -195,7 +195,7 @@ def _transcode_scenes(source, output: str, stream: StreamOptions, fitting: FitOp
     plan, stream = _plan(src, gen, stream, max_frames, max_scene_s, progress)
     if target_kbps is not None:
         stream = for_target(stream, target_kbps, tokens=gen.tokens, embed_dim=gen.embed_dim, fps=plan.fps)
-    job = SceneJob(src, plan, stream, fitting, generator, options)
+    job = SceneJob(src, plan, stream, fitting, generator, options, planning_threads(options.device))
     encoder = job.encoder(gen)  # the stream's header and metadata; it fits nothing
     store = SceneStore(output, encoder.codec_private, plan.scenes, resume)
     todo = [scene for scene in plan.scenes if not store.has(scene)]
