@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -37,11 +38,11 @@ CLIPS = ("big_buck_bunny_0_30.webm", "chaplin.mp4", "sky_512.mp4", "vtest.avi", 
 TOLERANCE = 0.10
 
 
-def play(server: Server, log_path: Path, gen_fps: float, work: Path) -> tuple[dict, float]:
+def play(server: Server, log_path: Path, gen_fps: float, budget_ms: float, work: Path) -> tuple[dict, float]:
     import subprocess
 
     command = [sys.executable, "-m", "ptcodec", "preload-play", server.url + "feed.json", "--generator", "reference",
-               "--gen-fps", f"{gen_fps:g}", "--log", str(log_path), "-q"]
+               "--gen-fps", f"{gen_fps:g}", "--budget-ms", f"{budget_ms:g}", "--log", str(log_path), "-q"]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=work, capture_output=True, text=True, env=_env())
     if done.returncode != 0:
@@ -59,6 +60,9 @@ def main() -> None:
                         help="trace throughput factor (default 0.25: the run must be network-bound for decisions to matter)")
     parser.add_argument("--rtt-ms", type=float, default=80.0)
     parser.add_argument("--gen-fps", type=float, default=200.0, help="the scheduler's generator model in the player")
+    parser.add_argument("--budget-ms", type=float, default=1000.0,
+                        help="the scheduler's budget per decision, in both runs (default 1000: never cut, so that a "
+                        "decision does not depend on the machine's load)")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--out", type=Path, default=RESULTS / "e2e.json")
     args = parser.parse_args()
@@ -82,15 +86,18 @@ def main() -> None:
     server = Server(feed_dir, args.trace.resolve(), args.scale, args.rtt_ms, work)
     try:
         print(f"$ {server.command}\n  {server.banner}")
-        log, play_s = play(server, work / "play.json", args.gen_fps, work)
+        log, play_s = play(server, work / "play.json", args.gen_fps, args.budget_ms, work)
     finally:
         server.close()
     kbps = tuple(ASSUMED_H265_KBPS.values())
     gen_fps = log["gen_fps_measured"] or args.gen_fps
     trace = load_trace(args.trace).scaled(args.scale)
-    sim = simulate_feed(local_items(feed_dir / "feed.json"), log["watch_ms"],
-                        ServedLink(trace, args.rtt_ms / 1000, log["link_offset_s"]), gen_fps,
-                        lambda ms: SearchScheduler(kbps, ms))
+    overheads = log["decision_overhead_ms"]
+    overhead_ms = sum(overheads) / len(overheads) if overheads else 0.0
+    items = local_items(feed_dir / "feed.json")
+    link = link_check(log, items, trace, args.rtt_ms / 1000)
+    served = ServedLink(trace, args.rtt_ms / 1000, log["link_offset_s"], overhead_ms, link["mean_residual_ms"] or 0.0)
+    sim = simulate_feed(items, log["watch_ms"], served, gen_fps, lambda ms: SearchScheduler(kbps, ms, budget_ms=args.budget_ms))
     keys = ("stall_s", "downloaded_bytes", "wasted_bytes", "prompt_chunks", "pixel_chunks", "steps", "session_s", "score")
     comparison = {k: {"player": log[k], "simulator": sim[k], "relative_difference": relative_difference(log[k], sim[k])}
                   for k in keys}
@@ -112,7 +119,9 @@ def main() -> None:
                   "mean_kbps_scaled": round(trace.mean_kbps, 1), "link_offset_s": round(log["link_offset_s"], 3),
                   "model": "ptcodec serve's: trace on the wall clock from the server's first request, RTT before each "
                            "response, no payload share (not the challenge's Pensieve link)"},
-        "watch_ms": log["watch_ms"], "gen_fps_scheduler_model_in_player": args.gen_fps,
+        "watch_ms": log["watch_ms"], "gen_fps_scheduler_model_in_player": args.gen_fps, "budget_ms": args.budget_ms,
+        "decision_overhead_ms": {"mean": round(overhead_ms, 2), "max": round(max(overheads, default=0.0), 2)},
+        "link_check": link, "generation_ms": _generation_ms(log),
         "gen_fps_measured": gen_fps, "comparison": comparison, "same_decisions": same_path, "checks": checks,
         "player": {k: log[k] for k in ("fetches", "generation", "setup_bytes", "http_bytes", "http_requests")},
         "simulator": {"fetches": sim["fetches"], "generated": sim["generated"]},
@@ -129,6 +138,28 @@ def main() -> None:
     (args.out.parent / "report.md").write_text(report(result))
     print(json.dumps({k: v for k, v in comparison.items()}, indent=1))
     print(f"checks: {checks}\nwrote {args.out} and {args.out.parent / 'report.md'}")
+
+
+def link_check(log: dict, items: list, trace: Any, rtt_s: float) -> dict:
+    """Each real download against the served-link model at the time its request went out (decision included):
+    the residual is the HTTP client's and server's own time."""
+    from ptcodec.streaming.traces import download_time
+
+    rows = []
+    for fetch, overhead in zip(log["fetches"], log["decision_overhead_ms"], strict=True):
+        start_s = log["link_offset_s"] + (fetch["at_ms"] + overhead) / 1000
+        model = overhead + download_time(trace, start_s, fetch["bytes"], rtt_s) * 1000
+        rows.append(fetch["delay_ms"] - model)
+    return {"mean_residual_ms": round(sum(rows) / len(rows), 1) if rows else None,
+            "residual_ms": [round(r, 1) for r in rows]}
+
+
+def _generation_ms(log: dict) -> dict:
+    times = [g["done_ms"] - g["start_ms"] for g in log["generation"]]
+    if not times:
+        return {}
+    return {"first": round(times[0], 1), "mean": round(sum(times) / len(times), 1), "min": round(min(times), 1),
+            "max": round(max(times), 1)}
 
 
 def _within(a: float, b: float) -> bool:

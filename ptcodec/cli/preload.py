@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ptcodec.cli.types import frame_rates, positive
+from ptcodec.cli.types import frame_rates, positive, positive_float
 from ptcodec.errors import InputError
 
 
@@ -50,8 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "HTTP and each prompt chunk generated for real before it plays. Prints stalls, bytes and waste.")
     p.add_argument("feed", metavar="FEED_URL", help="http://127.0.0.1:PORT/feed.json")
     add_generator_args(p, choose=True)
-    p.add_argument("--gen-fps", type=positive, default=200.0,
+    p.add_argument("--gen-fps", type=positive_float, default=200.0,
                    help="the scheduler's model of the generator's speed, frames/s (default 200)")
+    p.add_argument("--budget-ms", type=positive_float, default=10.0,
+                   help="the scheduler's time budget per decision (default 10; a large one makes decisions independent of load)")
     p.add_argument("--watch-ms", type=_list, metavar="MS,...", help="watch time of each video (default: drawn from retention)")
     p.add_argument("--log", metavar="FILE", help="write the session's log (JSON: every fetch, generation and play start)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the totals")
@@ -78,8 +80,8 @@ def run_preload_play(args: argparse.Namespace) -> int:
             raise InputError(f"--watch-ms {','.join(args.watch_ms)}: expected numbers of ms") from None
     generator = load_generator(args.generator, generator_options(args))
     kbps = tuple(ASSUMED_H265_KBPS.values())
-    log = play_feed(args.feed, lambda chunk_ms: SearchScheduler(kbps, chunk_ms), generator, gen_fps=args.gen_fps,
-                    watch_ms=watch)
+    log = play_feed(args.feed, lambda chunk_ms: SearchScheduler(kbps, chunk_ms, budget_ms=args.budget_ms), generator,
+                    gen_fps=args.gen_fps, watch_ms=watch)
     if args.log:
         with atomic_file(args.log) as handle:
             handle.write(json.dumps(log, indent=1).encode() + b"\n")

@@ -104,10 +104,17 @@ def feed_items(feed_url: str, feed: Any, read: Callable[[str], Any]) -> list[Fee
 
 
 class ServedLink(Link):
-    """`ptcodec serve`'s link (see the module docstring): `bind` it to the session whose clock it follows."""
+    """`ptcodec serve`'s link (see the module docstring): `bind` it to the session whose clock it follows.
 
-    def __init__(self, trace: Trace, rtt_s: float, offset_s: float = 0.0) -> None:  # noqa: D107 (no Link state)
+    `overhead_ms`: the client's time between a step's start and its request going out (the scheduler's decision
+    and the HTTP client's own work, which a real player spends and the challenge's simulator does not); it
+    delays the request on the trace and counts in the step's delay. `response_ms`: time per response beyond
+    the trace's delivery (the HTTP stacks' own, and the server's pacing granularity), added to the delay."""
+
+    def __init__(self, trace: Trace, rtt_s: float, offset_s: float = 0.0, overhead_ms: float = 0.0,
+                 response_ms: float = 0.0) -> None:
         self.trace, self.rtt_s, self.offset_s = trace, rtt_s, offset_s
+        self.overhead_ms, self.response_ms = overhead_ms, response_ms
         self.name = trace.name or "trace"
         self._clock: Callable[[], float] = lambda: 0.0
 
@@ -115,8 +122,8 @@ class ServedLink(Link):
         self._clock = lambda: session.clock_ms
 
     def transfer_ms(self, nbytes: float) -> float:
-        start_s = self.offset_s + self._clock() / 1000
-        return download_time(self.trace, start_s, int(nbytes), self.rtt_s) * 1000
+        start_s = self.offset_s + (self._clock() + self.overhead_ms) / 1000
+        return self.overhead_ms + download_time(self.trace, start_s, int(nbytes), self.rtt_s) * 1000 + self.response_ms
 
     def download_ms(self, nbytes: float) -> int:
         return math.floor(self.transfer_ms(nbytes) + 0.5)

@@ -34,6 +34,7 @@ from ptcodec.errors import InputError
 from ptcodec.preload.compute import chunk_generation_ms
 from ptcodec.preload.feed import FeedItem, FeedSession, feed_items
 from ptcodec.preload.network import Link
+from ptcodec.preload.session import StepOutcome, VideoState
 
 if TYPE_CHECKING:
     import aiohttp
@@ -247,8 +248,9 @@ class PlayedSession(FeedSession):
         super().__init__([i.video for i in items], watch_ms, link, chunk_gen_ms=chunk_gen_ms)
         self.items, self.http_link, self.wall = items, link, wall
         self.generator = generator  # type: ignore[assignment]  # the same interface, for real
+        self.overheads_ms: list[float] = []  # per download: wall time past the session clock when the request goes out
 
-    def step(self, decision: Any):  # type: ignore[no-untyped-def]
+    def step(self, decision: Any) -> StepOutcome:
         video_id, level, sleep_ms = self._check(decision)
         if sleep_ms > 0:
             self.wall.sleep_until(self.clock_ms + int(sleep_ms))
@@ -256,9 +258,10 @@ class PlayedSession(FeedSession):
             state = self.queue[video_id - self.start]
             self.http_link.url = self.items[video_id].urls[level][state.downloaded]
             self.http_link.session_ms = self.clock_ms
+            self.overheads_ms.append(self.wall.now_ms() - self.clock_ms)
         return super().step(decision)
 
-    def _arrived(self, state, level: int) -> None:  # type: ignore[no-untyped-def]
+    def _arrived(self, state: VideoState, level: int) -> None:
         if level >= self.first_prompt_level:
             self.generator.put(state.index, state.downloaded, self.http_link.data)  # type: ignore[attr-defined]
         super()._arrived(state, level)
@@ -320,6 +323,6 @@ def play_feed(url: str, scheduler: Callable[[float], Any], generator: Generator,
         "gen_fps_model": gen_fps, "gen_fps_measured": generation.fps, "generation": generation.log,
         "generator_drops": generation.drops, "setup_bytes": setup_bytes, "setup_requests": setup_requests,
         "session_bytes_fetched": http.bytes - setup_bytes, "http_bytes": http.bytes, "http_requests": http.requests,
-        "link_offset_s": offset_s, "wall_s": ended_ms / 1000,
+        "link_offset_s": offset_s, "wall_s": ended_ms / 1000, "decision_overhead_ms": session.overheads_ms,
     })
     return out
