@@ -63,14 +63,14 @@ def main() -> None:
     parser.add_argument("--budget-ms", type=float, default=1000.0,
                         help="the scheduler's budget per decision, in both runs (default 1000: never cut, so that a "
                         "decision does not depend on the machine's load)")
+    parser.add_argument("--runs", type=int, default=3, help="played sessions, each on a fresh server (default 3)")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--out", type=Path, default=RESULTS / "e2e.json")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-    from ptcodec.preload.feed import ServedLink, local_items, simulate_feed
+    from ptcodec.preload.feed import local_items
     from ptcodec.preload.feed_build import build_feed
     from ptcodec.preload.prompts import ASSUMED_H265_KBPS
-    from ptcodec.preload.solutions import SearchScheduler
     from ptcodec.streaming.traces import load_trace
 
     started = time.perf_counter()
@@ -83,61 +83,95 @@ def main() -> None:
                            pixel_kbps="750,1200,1850", quiet=False)
         commands += built["commands"]
     feed = json.loads((feed_dir / "feed.json").read_text())
-    server = Server(feed_dir, args.trace.resolve(), args.scale, args.rtt_ms, work)
-    try:
-        print(f"$ {server.command}\n  {server.banner}")
-        log, play_s = play(server, work / "play.json", args.gen_fps, args.budget_ms, work)
-    finally:
-        server.close()
-    kbps = tuple(ASSUMED_H265_KBPS.values())
-    gen_fps = log["gen_fps_measured"] or args.gen_fps
+    items = local_items(feed_dir / "feed.json")
     trace = load_trace(args.trace).scaled(args.scale)
+    kbps = tuple(ASSUMED_H265_KBPS.values())
+    runs = []
+    for n in range(args.runs):
+        server = Server(feed_dir, args.trace.resolve(), args.scale, args.rtt_ms, work)  # fresh: the trace from 0
+        try:
+            print(f"$ {server.command}\n  {server.banner}")
+            log, play_s = play(server, work / f"play{n}.json", args.gen_fps, args.budget_ms, work)
+        finally:
+            server.close()
+        runs.append(compare(log, items, trace, args, kbps, server, play_s))
+        print(f"run {n + 1}: " + ", ".join(f"{k} {v}" for k, v in runs[-1]["checks"].items()))
+    first = runs[0]
+    result = {
+        "what": "a feed played by ptcodec preload-play over ptcodec serve (127.0.0.1) against the simulator",
+        "invocation": tidy(" ".join(["python", "benchmarks/preload_e2e.py", *sys.argv[1:]]), work),
+        "generator": first.pop("generator") | {"label": "reference generator: codec plumbing, not Promptus quality"},
+        "feed": feed["built"] | {"videos": [v["name"] for v in feed["videos"]]},
+        "trace": {"file": tidy(str(args.trace.resolve()), work), "scale": args.scale, "rtt_ms": args.rtt_ms,
+                  "mean_kbps_scaled": round(trace.mean_kbps, 1),
+                  "model": "ptcodec serve's: trace on the wall clock from the server's first request, RTT before each "
+                           "response, no payload share (not the challenge's Pensieve link)"},
+        "watch_ms": first["watch_ms"], "gen_fps_scheduler_model_in_player": args.gen_fps, "budget_ms": args.budget_ms,
+        "runs": runs,
+        "server": {"command": tidy(first.pop("server_command"), work)},
+        "commands": [tidy(c, work) for c in commands],
+        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                    "load_average_1min": os.getloadavg()[0], "python": platform.python_version()},
+        "wall_s": round(time.perf_counter() - started, 1),
+    }
+    for r in runs[1:]:
+        r.pop("generator")
+        r.pop("server_command")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    partial = args.out.with_suffix(".json.partial")
+    partial.write_text(json.dumps(result, indent=1) + "\n")
+    partial.replace(args.out)
+    (args.out.parent / "report.md").write_text(report(result))
+    print(f"wrote {args.out} and {args.out.parent / 'report.md'}")
+
+
+def compare(log: dict, items: list, trace: Any, args: argparse.Namespace, kbps: tuple[int, ...], server: Server,
+            play_s: float) -> dict:
+    """One played session against the simulator, closed loop and replaying the player's decisions."""
+    from ptcodec.preload.feed import Replay, ServedLink, simulate_feed
+    from ptcodec.preload.solutions import SearchScheduler
+
+    gen_fps = log["gen_fps_measured"] or args.gen_fps
     overheads = log["decision_overhead_ms"]
     overhead_ms = sum(overheads) / len(overheads) if overheads else 0.0
-    items = local_items(feed_dir / "feed.json")
     link = link_check(log, items, trace, args.rtt_ms / 1000)
-    served = ServedLink(trace, args.rtt_ms / 1000, log["link_offset_s"], overhead_ms, link["mean_residual_ms"] or 0.0)
-    sim = simulate_feed(items, log["watch_ms"], served, gen_fps, lambda ms: SearchScheduler(kbps, ms, budget_ms=args.budget_ms))
+
+    def served() -> ServedLink:
+        return ServedLink(trace, args.rtt_ms / 1000, log["link_offset_s"], overhead_ms, link["mean_residual_ms"] or 0.0)
+
+    sim = simulate_feed(items, log["watch_ms"], served(), gen_fps,
+                        lambda ms: SearchScheduler(kbps, ms, budget_ms=args.budget_ms))
+    replayed = Replay(log["decisions"])
+    replay = simulate_feed(items, log["watch_ms"], served(), gen_fps, lambda ms: replayed)
     keys = ("stall_s", "downloaded_bytes", "wasted_bytes", "prompt_chunks", "pixel_chunks", "steps", "session_s", "score")
-    comparison = {k: {"player": log[k], "simulator": sim[k], "relative_difference": relative_difference(log[k], sim[k])}
-                  for k in keys}
+
+    def table(other: dict) -> dict:
+        return {k: {"player": log[k], "simulator": other[k], "relative_difference": relative_difference(log[k], other[k])}
+                for k in keys}
+
     same_path = [(f["video"], f["chunk"], f["level"]) for f in log["fetches"]] == \
         [(f["video"], f["chunk"], f["level"]) for f in sim["fetches"]]
     checks = {
         "server_on_loopback_only": server.listens_on == ["0100007F"],
         "stall_within_10pct": _within(log["stall_s"], sim["stall_s"]),
         "bytes_within_10pct": _within(log["downloaded_bytes"], sim["downloaded_bytes"]),
+        "replay_stall_within_10pct": _within(log["stall_s"], replay["stall_s"]),
+        "replay_bytes_within_10pct": _within(log["downloaded_bytes"], replay["downloaded_bytes"]),
         "bytes_equal_server_sent": log["http_bytes"] == log["setup_bytes"] + log["downloaded_bytes"],
         "prompt_chunks_played_after_generation": _generated_first(log),
     }
-    result = {
-        "what": "a feed played by ptcodec preload-play over ptcodec serve (127.0.0.1) against the simulator",
-        "invocation": tidy(" ".join(["python", "benchmarks/preload_e2e.py", *sys.argv[1:]]), work),
-        "generator": {**log["generator"], "label": "reference generator: codec plumbing, not Promptus quality"},
-        "feed": feed["built"] | {"videos": [v["name"] for v in feed["videos"]]},
-        "trace": {"file": tidy(str(args.trace.resolve()), work), "scale": args.scale, "rtt_ms": args.rtt_ms,
-                  "mean_kbps_scaled": round(trace.mean_kbps, 1), "link_offset_s": round(log["link_offset_s"], 3),
-                  "model": "ptcodec serve's: trace on the wall clock from the server's first request, RTT before each "
-                           "response, no payload share (not the challenge's Pensieve link)"},
-        "watch_ms": log["watch_ms"], "gen_fps_scheduler_model_in_player": args.gen_fps, "budget_ms": args.budget_ms,
+    return {
+        "generator": log["generator"], "server_command": server.command, "listening_on": server.listens_on,
+        "watch_ms": log["watch_ms"], "link_offset_s": round(log["link_offset_s"], 3),
         "decision_overhead_ms": {"mean": round(overhead_ms, 2), "max": round(max(overheads, default=0.0), 2)},
-        "link_check": link, "generation_ms": _generation_ms(log),
-        "gen_fps_measured": gen_fps, "comparison": comparison, "same_decisions": same_path, "checks": checks,
-        "player": {k: log[k] for k in ("fetches", "generation", "setup_bytes", "http_bytes", "http_requests")},
+        "link_check": link, "generation_ms": _generation_ms(log), "gen_fps_measured": gen_fps,
+        "comparison": table(sim), "comparison_replay": table(replay), "replay_skipped": replayed.skipped,
+        "same_decisions": same_path, "checks": checks,
+        "player": {k: log[k] for k in ("fetches", "decisions", "generation", "setup_bytes", "http_bytes", "http_requests")},
         "simulator": {"fetches": sim["fetches"], "generated": sim["generated"]},
-        "server": {"command": tidy(server.command, work), "listening_on": server.listens_on},
-        "commands": [tidy(c, work) for c in commands],
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "load_average_1min": os.getloadavg()[0], "python": platform.python_version()},
-        "play_s": round(play_s, 1), "wall_s": round(time.perf_counter() - started, 1),
+        "simulator_replay": {"fetches": replay["fetches"], "generated": replay["generated"]},
+        "play_s": round(play_s, 1), "load_average_1min": os.getloadavg()[0],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    partial = args.out.with_suffix(".json.partial")
-    partial.write_text(json.dumps(result, indent=1) + "\n")
-    partial.replace(args.out)
-    (args.out.parent / "report.md").write_text(report(result))
-    print(json.dumps({k: v for k, v in comparison.items()}, indent=1))
-    print(f"checks: {checks}\nwrote {args.out} and {args.out.parent / 'report.md'}")
 
 
 def link_check(log: dict, items: list, trace: Any, rtt_s: float) -> dict:
@@ -162,6 +196,10 @@ def _generation_ms(log: dict) -> dict:
             "max": round(max(times), 1)}
 
 
+def _pct(d: float | None) -> str:
+    return "-" if d is None else f"{d:.1%}"
+
+
 def _within(a: float, b: float) -> bool:
     d = relative_difference(a, b)
     return d is None or d <= TOLERANCE
@@ -175,33 +213,92 @@ def _generated_first(log: dict) -> bool:
 
 
 def report(r: dict) -> str:
-    c = r["comparison"]
-    g = r["generator"]
+    g, f, t, runs = r["generator"], r["feed"], r["trace"], r["runs"]
     lines = [
         "# Preloading end to end: a feed played for real against the simulator",
         "",
-        f"Generated by `{r['invocation']}` ({r['wall_s']:.0f} s wall, playback {r['play_s']:.0f} s). "
-        f"Generator: **{g['label']}** (id `{g['id']}`, weights fingerprint `{g['fingerprint'][:16]}…`), measured at "
-        f"**{r['gen_fps_measured']:.0f} frames/s** during playback. Feed: {', '.join(r['feed']['videos'])}, "
-        f"{r['feed']['seconds']:g} s each at {r['feed']['size']} px, {r['feed']['fps']} frames/s; prompt ranks "
-        f"{r['feed']['ranks']} (K={r['feed']['K']}, bitstream 1.0, a scene per second), pixel ladder "
-        f"{r['feed']['codec']} at {r['feed']['pixel_kbps']} kbit/s nominal. Trace `{r['trace']['file']}` scaled by "
-        f"**{r['trace']['scale']:g}** (mean {r['trace']['mean_kbps_scaled']:,.0f} kbit/s), RTT {r['trace']['rtt_ms']:g} ms, "
-        f"over 127.0.0.1 (server listening on loopback only: {r['checks']['server_on_loopback_only']}). "
-        f"Link model: {r['trace']['model']}. Watch times (ms, retention with the challenge's seeds): {r['watch_ms']}. "
-        f"Scores use assumed quality values per level (codec plumbing).",
+        f"Generated by `{r['invocation']}` ({r['wall_s']:.0f} s wall; {r['machine']['cpus']} shared cores, load "
+        f"{r['machine']['load_average_1min']:.1f}). Generator: **{g['label']}** (id `{g['id']}`, weights fingerprint "
+        f"`{g['fingerprint'][:16]}…`). Feed: {', '.join(f['videos'])}, {f['seconds']:g} s each at {f['size']} px, "
+        f"{f['fps']} frames/s; prompt ranks {f['ranks']} (K={f['K']}, bitstream 1.0, a scene per second), pixel ladder "
+        f"{f['codec']} at {f['pixel_kbps']} kbit/s nominal. Trace `{t['file']}` scaled by **{t['scale']:g}** (mean "
+        f"{t['mean_kbps_scaled']:,.0f} kbit/s), RTT {t['rtt_ms']:g} ms, over 127.0.0.1, a fresh server per run. Link "
+        f"model: {t['model']}. Watch times (ms, retention with the challenge's seeds): {r['watch_ms']}. Scheduler: the "
+        f"search scheduler with prompts, budget {r['budget_ms']:g} ms per decision in player and simulator.",
         "",
-        "| figure | player | simulator | relative difference |",
-        "|---|---:|---:|---:|",
+        "Per run, two simulator sessions: **closed loop** (the same scheduler decides, in the simulator's state) and "
+        "**replay** (the simulator follows the player's own decisions, so that its timing and accounting are checked "
+        "on the same path). Each uses G = the generation speed the player measured in that run, and the request "
+        "overhead and response time it measured (below).",
+        "",
+        "| run | G frames/s | stall s: player | closed loop | replay | bytes: player | closed loop | replay | "
+        "same decisions |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for key, v in c.items():
-        d = v["relative_difference"]
-        lines.append(f"| {key} | {v['player']:,.3f} | {v['simulator']:,.3f} | {'-' if d is None else f'{d:.1%}'} |")
-    lines += ["", f"Same decisions (video, chunk, level) in the same order: {r['same_decisions']}. Checks: "
-              + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in r["checks"].items()) + ".", "",
-              "Commands: the feed build (ptcodec/preload/feed_build.py), then", "", "```",
-              *r["commands"], r["server"]["command"], "ptcodec preload-play http://127.0.0.1:PORT/feed.json --generator "
-              "reference --gen-fps G --log play.json -q", "```", ""]
+    for n, run in enumerate(runs, start=1):
+        c, w = run["comparison"], run["comparison_replay"]
+        lines.append(
+            f"| {n} | {run['gen_fps_measured']:.0f} | {c['stall_s']['player']:.3f} | {c['stall_s']['simulator']:.3f} "
+            f"({_pct(c['stall_s']['relative_difference'])}) | {w['stall_s']['simulator']:.3f} "
+            f"({_pct(w['stall_s']['relative_difference'])}) | {c['downloaded_bytes']['player']:,} | "
+            f"{c['downloaded_bytes']['simulator']:,} ({_pct(c['downloaded_bytes']['relative_difference'])}) | "
+            f"{w['downloaded_bytes']['simulator']:,} ({_pct(w['downloaded_bytes']['relative_difference'])}) | "
+            f"{'yes' if run['same_decisions'] else 'no'} |")
+    closed = sum(run["checks"]["stall_within_10pct"] and run["checks"]["bytes_within_10pct"] for run in runs)
+    replayed = sum(run["checks"]["replay_stall_within_10pct"] and run["checks"]["replay_bytes_within_10pct"]
+                   for run in runs)
+    lines += [
+        "",
+        f"**Within 10% on both stalls and bytes: replay {replayed} of {len(runs)} runs, closed loop {closed} of "
+        f"{len(runs)}.** Every run: server on loopback only "
+        f"{all(run['checks']['server_on_loopback_only'] for run in runs)}, bytes logged = bytes the server sent "
+        f"{all(run['checks']['bytes_equal_server_sent'] for run in runs)}, no prompt chunk played before it was "
+        f"generated {all(run['checks']['prompt_chunks_played_after_generation'] for run in runs)}.",
+        "",
+        "| run | generation ms per chunk: first / mean / min..max | request overhead ms: mean (max) | response time "
+        "beyond the trace, ms | trace offset s |",
+        "|---:|---|---|---:|---:|",
+    ]
+    for n, run in enumerate(runs, start=1):
+        gen, over = run["generation_ms"], run["decision_overhead_ms"]
+        lines.append(f"| {n} | {gen.get('first', 0):.0f} / {gen.get('mean', 0):.0f} / {gen.get('min', 0):.0f}.."
+                     f"{gen.get('max', 0):.0f} | {over['mean']:.1f} ({over['max']:.1f}) | "
+                     f"{run['link_check']['mean_residual_ms']:.1f} | {run['link_offset_s']:.2f} |")
+    lines += [
+        "",
+        "The simulator takes every chunk's generation at the mean; the request overhead (the decision and the "
+        "client's work before the request goes out) delays the request on the trace; the response time (the HTTP "
+        "stacks and the server's pacing in 16 KiB writes) is added to each download; the trace offset is the setup "
+        "(manifests, init segments, the generator's warm-up) between the server's first request and the session.",
+        "",
+        "**What was found and fixed.** The first run used the scheduler's default 10 ms budget, no overheads and no "
+        "warm-up: stalls differed by 24% (1.28 s played, 0.98 s simulated), bytes by 5%, and the event logs show the "
+        "decisions parting at the 11th fetch. Causes: (1) the budget makes a decision depend on the machine's load "
+        "(the search stops at whatever depth it reached), which no simulator run can reproduce, so both now use a "
+        "budget that never cuts (its effect alone was not measured); (2) every real download took 10-30 ms more "
+        "than the link model, so the player ran ~0.1 s behind by mid-session; both measured per-download times are "
+        "now in the link model; (3) the first real generation was 20-30% slower than the rest (first-call costs): "
+        "the player now warms the generator up on zeros before the session, which narrows that gap without closing "
+        "it (the table above).",
+        "",
+        "**What remains: the closed loop is chaotic.** Replaying the player's decisions, the simulator's timing and "
+        "accounting agree with the real session within a few per cent. In closed loop the scheduler meets near-ties "
+        "(fetch the playing video's next chunk or the next video's first; rank 4 or 8) that a few ms of difference in "
+        "a measured download or generation time decides either way, and from there the two sessions follow "
+        "different paths whose stalls differ by up to 2.6x (the feed is short and each stall is one event). "
+        "Agreement on one closed-loop run is therefore luck; the model is judged on the replay, and the "
+        "closed-loop figures are reported as they came.",
+        "",
+        "Prompt and pixel sizes are those of the packages (the simulator reads the same index.json files). At 64 x 64 "
+        "x264 saturates near 90 KB per second at every nominal rate, so the three pixel levels are about the same "
+        "size; the prompt chunks (bitstream 1.0, a scene-init latent in every 1-s chunk) are 22/40/75 KB at ranks "
+        "4/8/16. The score's quality values per level are assumptions (feed.json's kbps: the challenge's "
+        "750/1200/1850 for the pixel levels, prompts.ASSUMED_H265_KBPS for the ranks); quality is codec plumbing.",
+        "",
+        "Commands: the feed build (ptcodec/preload/feed_build.py), then, per run,", "", "```",
+        *r["commands"], r["server"]["command"],
+        f"ptcodec preload-play http://127.0.0.1:PORT/feed.json --generator reference --gen-fps "
+        f"{r['gen_fps_scheduler_model_in_player']:g} --budget-ms {r['budget_ms']:g} --log play.json -q", "```", ""]
     return "\n".join(lines)
 
 

@@ -65,6 +65,7 @@ class Served:
         site = web.TCPSite(self.runner, HOST, 0)
         self.loop.run_until_complete(site.start())
         self.host, self.port = self.runner.addresses[0][:2]
+        self.bound = {s.getsockname()[0] for s in site._server.sockets}
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
 
@@ -90,7 +91,7 @@ def played(feed):
 
 def test_server_and_player_stay_on_loopback(played):
     server, log = played
-    assert server.host == "127.0.0.1"
+    assert server.host == "127.0.0.1" and server.bound == {"127.0.0.1"}
     assert log["feed"].startswith("http://127.0.0.1:")
 
 

@@ -200,6 +200,33 @@ class FeedSession(ComputeSession, _Timeline):
         }
 
 
+class Replay:
+    """An Algorithm that repeats another session's decisions, `(video, chunk, level, sleep ms)` per step, so
+    that the simulator's timing and accounting can be checked on the same path: a logged fetch that no longer
+    fits (its video swiped already, or that chunk fetched) is skipped, and once the log is spent it sleeps."""
+
+    def __init__(self, decisions: Sequence[Sequence[float]], sleep_ms: float = 100.0) -> None:
+        self.decisions = [tuple(d) for d in decisions]
+        self.sleep_ms = sleep_ms
+        self.skipped = 0
+        self.Initialize()
+
+    def Initialize(self) -> None:  # noqa: N802 (the challenge's name)
+        self.next = 0
+
+    def run(self, delay, rebuf, video_size, end_of_video, play_video_id, Players, first_step=False):  # noqa: N803
+        while self.next < len(self.decisions):
+            video, chunk, level, sleep = self.decisions[self.next]
+            self.next += 1
+            q = int(video) - play_video_id
+            if sleep > 0:
+                return play_video_id, 0, sleep
+            if 0 <= q < len(Players) and Players[q].get_chunk_counter() == chunk:
+                return int(video), int(level), 0.0
+            self.skipped += 1
+        return play_video_id, 0, self.sleep_ms
+
+
 def local_items(feed_json: str | os.PathLike[str]) -> list[FeedItem]:
     """The items of a feed on disk (its URLs are then file paths)."""
     path = os.fspath(feed_json)

@@ -15,8 +15,9 @@ Algorithm; only where time comes from differs:
   simulator does. Each chunk's start and end are taken on the session's clock; a chunk becomes
   playable at its measured end. The frames/s achieved is the generation speed reported.
 
-The manifests (feed.json, each package's index.json) and the init segments are fetched before the
-session's clock starts; their bytes are reported apart (`setup_bytes`).
+The manifests (feed.json, each package's index.json) and the init segments are fetched, and the generator
+warmed up once on zeros, before the session's clock starts; the setup's bytes are reported apart
+(`setup_bytes`).
 """
 
 from __future__ import annotations
@@ -151,6 +152,19 @@ class RealGenerator:
         self.thread = threading.Thread(target=self._work, name="feed-generator", daemon=True)
         self.thread.start()
 
+    def warm_up(self) -> None:
+        """One chunk's worth of generation on zeros before the session, as an app loads its model before the
+        feed starts: the first real generation is otherwise slower by the framework's first-call costs."""
+        import numpy as np
+
+        from ptcodec.decoder import run_generator
+
+        header, (_, frames) = self.headers[0], self.items[0].frames[0]
+        size = (header.height // header.latent_downscale, header.width // header.latent_downscale)
+        noise = np.zeros((frames, header.latent_channels, *size), np.float32)
+        cond = np.zeros((frames, header.tokens, header.embed_dim), np.float32)
+        run_generator(self.generator, noise, cond, self.max_batch)
+
     # --- the interface ComputeSession uses ---
     def put(self, video: int, chunk: int, data: bytes) -> None:
         self.data[video, chunk] = data
@@ -249,9 +263,11 @@ class PlayedSession(FeedSession):
         self.items, self.http_link, self.wall = items, link, wall
         self.generator = generator  # type: ignore[assignment]  # the same interface, for real
         self.overheads_ms: list[float] = []  # per download: wall time past the session clock when the request goes out
+        self.decisions: list[tuple[int, int, int, float]] = []  # (video, chunk, level, sleep ms) of every step
 
     def step(self, decision: Any) -> StepOutcome:
         video_id, level, sleep_ms = self._check(decision)
+        self.decisions.append((video_id, self.queue[video_id - self.start].downloaded, level, sleep_ms))
         if sleep_ms > 0:
             self.wall.sleep_until(self.clock_ms + int(sleep_ms))
         else:
@@ -301,6 +317,7 @@ def play_feed(url: str, scheduler: Callable[[float], Any], generator: Generator,
             raise InputError(f"{len(watch_ms)} watch times for {len(items)} videos")
         frames_per_chunk = items[0].frames[0][1]
         generation = RealGenerator(generator, items, headers, wall)
+        generation.warm_up()
         link = HttpLink(http, wall)
         chunk_ms = chunk_generation_ms(gen_fps, frames_per_chunk)
         session = PlayedSession(items, watch_ms, link, wall, generation, chunk_gen_ms=chunk_ms)
@@ -324,5 +341,6 @@ def play_feed(url: str, scheduler: Callable[[float], Any], generator: Generator,
         "generator_drops": generation.drops, "setup_bytes": setup_bytes, "setup_requests": setup_requests,
         "session_bytes_fetched": http.bytes - setup_bytes, "http_bytes": http.bytes, "http_requests": http.requests,
         "link_offset_s": offset_s, "wall_s": ended_ms / 1000, "decision_overhead_ms": session.overheads_ms,
+        "decisions": [list(d) for d in session.decisions],
     })
     return out
