@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -65,6 +66,7 @@ def main() -> None:
                         "decision does not depend on the machine's load)")
     parser.add_argument("--runs", type=int, default=3, help="played sessions, each on a fresh server (default 3)")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--out", type=Path, default=RESULTS / "e2e.json")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
@@ -123,6 +125,10 @@ def main() -> None:
     partial.replace(args.out)
     (args.out.parent / "report.md").write_text(report(result))
     print(f"wrote {args.out} and {args.out.parent / 'report.md'}")
+    if args.keep:
+        print(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def compare(log: dict, items: list, trace: Any, args: argparse.Namespace, kbps: tuple[int, ...], server: Server,

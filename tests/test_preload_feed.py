@@ -147,3 +147,25 @@ def test_simulator_session_uses_the_feeds_sizes(feed):
     sizes = {(v, c): items[v].video.sizes[3][c] for v in range(2) for c in range(2)}
     assert result.downloaded_bytes == sum(sizes.values())
     assert session.prompt_chunks == 4 and session.pixel_chunks == 0
+
+
+def test_replay_repeats_a_simulated_session(feed):
+    """Replay of a session's own decisions gives the same session (so a replay of the player's checks timing only)."""
+    from ptcodec.preload.feed import Replay, simulate_feed
+    from ptcodec.preload.prompts import ASSUMED_H265_KBPS
+    from ptcodec.preload.solutions import SearchScheduler
+    from ptcodec.streaming.traces import Trace
+
+    items = local_items(feed / "feed.json")
+    trace = Trace((0.0, 1.0), (300.0, 80.0), 2.0, "steps")
+    kbps = tuple(ASSUMED_H265_KBPS.values())
+    first = simulate_feed(items, [1500.0, 2000.0], ServedLink(trace, 0.03, 0.5, 2.0, 10.0), 60.0,
+                          lambda ms: SearchScheduler(kbps, ms, budget_ms=1000.0))
+    replay = Replay(first["decisions"])
+    again = simulate_feed(items, [1500.0, 2000.0], ServedLink(trace, 0.03, 0.5, 2.0, 10.0), 60.0, lambda ms: replay)
+    assert replay.skipped == 0
+    assert [(f["video"], f["chunk"], f["level"]) for f in again["fetches"]] == \
+        [(f["video"], f["chunk"], f["level"]) for f in first["fetches"]]
+    assert (again["downloaded_bytes"], again["stall_s"], again["steps"]) == \
+        (first["downloaded_bytes"], first["stall_s"], first["steps"])
+    assert first["stall_s"] > 0  # a session with something to get right

@@ -170,6 +170,7 @@ class FeedSession(ComputeSession, _Timeline):
                  *, chunk_gen_ms: float) -> None:
         super().__init__(videos, watch_ms, link, rules, chunk_gen_ms=chunk_gen_ms)
         self.fetches: list[Fetch] = []
+        self.decisions: list[tuple[int, int, int, float]] = []  # (video, chunk, level, sleep ms) of every step
         if isinstance(link, ServedLink):
             link.bind(self)
 
@@ -181,6 +182,7 @@ class FeedSession(ComputeSession, _Timeline):
         video_id, level, sleep_ms = self._check(decision)
         at = self.clock_ms
         chunk = self.queue[video_id - self.start].downloaded
+        self.decisions.append((video_id, chunk, level, sleep_ms))
         outcome = super().step(decision)
         if sleep_ms == 0:
             self.fetches.append(Fetch(at, video_id, chunk, level, outcome.video_size, outcome.delay_ms,
@@ -194,7 +196,7 @@ class FeedSession(ComputeSession, _Timeline):
             "stall_s": r.stall_ms / 1000, "downloaded_bytes": r.downloaded_bytes, "wasted_bytes": r.wasted_bytes,
             "score": r.score, "qoe": r.qoe, "steps": r.steps, "session_s": self.clock_ms / 1000,
             "prompt_chunks": self.prompt_chunks, "pixel_chunks": self.pixel_chunks,
-            "fetches": [f.__dict__ for f in self.fetches],
+            "fetches": [f.__dict__ for f in self.fetches], "decisions": [list(d) for d in self.decisions],
             "generated": [{"video": v, "chunk": c, "done_ms": d} for v, c, d in self.generated],
             "play_started": [{"video": v, "chunk": c, "at_ms": t} for (v, c), t in sorted(self.play_started.items())],
         }

@@ -263,11 +263,9 @@ class PlayedSession(FeedSession):
         self.items, self.http_link, self.wall = items, link, wall
         self.generator = generator  # type: ignore[assignment]  # the same interface, for real
         self.overheads_ms: list[float] = []  # per download: wall time past the session clock when the request goes out
-        self.decisions: list[tuple[int, int, int, float]] = []  # (video, chunk, level, sleep ms) of every step
 
     def step(self, decision: Any) -> StepOutcome:
         video_id, level, sleep_ms = self._check(decision)
-        self.decisions.append((video_id, self.queue[video_id - self.start].downloaded, level, sleep_ms))
         if sleep_ms > 0:
             self.wall.sleep_until(self.clock_ms + int(sleep_ms))
         else:
@@ -341,6 +339,5 @@ def play_feed(url: str, scheduler: Callable[[float], Any], generator: Generator,
         "generator_drops": generation.drops, "setup_bytes": setup_bytes, "setup_requests": setup_requests,
         "session_bytes_fetched": http.bytes - setup_bytes, "http_bytes": http.bytes, "http_requests": http.requests,
         "link_offset_s": offset_s, "wall_s": ended_ms / 1000, "decision_overhead_ms": session.overheads_ms,
-        "decisions": [list(d) for d in session.decisions],
     })
     return out
