@@ -1,11 +1,12 @@
-"""`ptcodec preload-sim`: schedulers over the short-video challenge's traces, with prompts and compute (issue 16)."""
+"""`ptcodec preload-sim`: schedulers over the short-video challenge's traces, with prompts and compute (issue 16);
+`ptcodec preload-play`: a served feed played for real under the search scheduler (issue 16, item 7)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from ptcodec.cli.types import frame_rates, positive
+from ptcodec.cli.types import frame_rates, positive, positive_float
 from ptcodec.errors import InputError
 
 
@@ -38,6 +39,62 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run_preload_sim)
+
+    from ptcodec.cli.generator_args import add_generator_args
+
+    p = sub.add_parser(
+        "preload-play", help="play a served feed of short videos under the search scheduler, with real generation",
+        description="Play the feed at FEED_URL (its feed.json, served by `ptcodec serve` on loopback) as the challenge's "
+        "session: a queue of up to 5 videos, swipes at watch times drawn from each video's retention curve with the "
+        "challenge's seeds (or --watch-ms), each decision by the search scheduler with prompts, each chunk fetched over "
+        "HTTP and each prompt chunk generated for real before it plays. Prints stalls, bytes and waste.")
+    p.add_argument("feed", metavar="FEED_URL", help="http://127.0.0.1:PORT/feed.json")
+    add_generator_args(p, choose=True)
+    p.add_argument("--gen-fps", type=positive_float, default=200.0,
+                   help="the scheduler's model of the generator's speed, frames/s (default 200)")
+    p.add_argument("--budget-ms", type=positive_float, default=10.0,
+                   help="the scheduler's time budget per decision (default 10; a large one makes decisions independent of load)")
+    p.add_argument("--watch-ms", type=_list, metavar="MS,...", help="watch time of each video (default: drawn from retention)")
+    p.add_argument("--log", metavar="FILE", help="write the session's log (JSON: every fetch, generation and play start)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the totals")
+    p.set_defaults(run=run_preload_play)
+
+
+def run_preload_play(args: argparse.Namespace) -> int:
+    import json
+
+    from ptcodec.cli.generator_args import generator_options
+    from ptcodec.generators import load_generator
+    from ptcodec.outputs import atomic_file, check_output
+    from ptcodec.preload.feed_player import play_feed
+    from ptcodec.preload.prompts import ASSUMED_H265_KBPS
+    from ptcodec.preload.solutions import SearchScheduler
+
+    if args.log:
+        check_output(args.log)
+    watch = None
+    if args.watch_ms is not None:
+        try:
+            watch = [float(w) for w in args.watch_ms]
+        except ValueError:
+            raise InputError(f"--watch-ms {','.join(args.watch_ms)}: expected numbers of ms") from None
+    generator = load_generator(args.generator, generator_options(args))
+    kbps = tuple(ASSUMED_H265_KBPS.values())
+    log = play_feed(args.feed, lambda chunk_ms: SearchScheduler(kbps, chunk_ms, budget_ms=args.budget_ms), generator,
+                    gen_fps=args.gen_fps, watch_ms=watch)
+    if args.log:
+        with atomic_file(args.log) as handle:
+            handle.write(json.dumps(log, indent=1).encode() + b"\n")
+    if not args.quiet:
+        for f in log["fetches"]:
+            kind = "prompt" if f["prompt"] else "pixel"
+            print(f"{f['at_ms'] / 1000:7.2f} s  video {f['video']} chunk {f['chunk']}  level {f['level']} ({kind})  "
+                  f"{f['bytes']:,} bytes in {f['delay_ms']:.0f} ms")
+    fps = log["gen_fps_measured"]
+    print(f"{log['feed']}: stall {log['stall_s']:.2f} s, {log['downloaded_bytes']:,} bytes downloaded "
+          f"({log['wasted_bytes']:,} wasted), {log['prompt_chunks']} prompt and {log['pixel_chunks']} pixel chunks, "
+          f"generation {'-' if fps is None else f'{fps:.0f}'} frames/s, score {log['score']:.2f}")
+    return 0
 
 
 def run_preload_sim(args: argparse.Namespace) -> int:

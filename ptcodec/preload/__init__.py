@@ -16,6 +16,9 @@ One job per module:
 - `solutions`: the search scheduler (pixel-only as a challenge `Algorithm`, or with prompts and the
   generator modelled) and PDAS- and Dashlet-style comparisons; standard library and NumPy only.
 - `experiment`, `report`: what `ptcodec preload-sim` runs and writes.
+- `feed`, `feed_player`, `feed_build`: a served feed of packaged clips (pixel and prompt ladders), as the
+  simulator's session (`FeedSession`, `ServedLink`) and played for real (`ptcodec preload-play`: HTTP over
+  loopback, real generation); `feed_build` makes one from clips (issue 16, item 7).
 
 Written from the published rules; the challenge's simulator was read for facts only, to settle what
 the published description leaves open. Where it is ambiguous, we matched the simulator:
@@ -32,5 +35,6 @@ the published description leaves open. Where it is ambiguous, we matched the sim
 - Waste counts a chunk in flight at the swipe once (the simulator counts it twice).
 
 With these rules both baselines reproduce the simulator's published scores trace by trace.
-Nothing here imports torch.
+Nothing here imports torch, except `feed_player` and `feed_build` (through the decoder and the media reader),
+and only when they run.
 """
