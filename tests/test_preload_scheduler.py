@@ -98,3 +98,51 @@ def test_sleeping_never_starves_the_playing_video() -> None:
     scheduler = SearchScheduler(budget_ms=1e9)
     decision = scheduler.run(0, 0, 0, False, 0, session.players(), True)
     assert decision[2] == 0
+
+
+def _root_actions(scheduler: SearchScheduler, players) -> dict[tuple[int, int], float]:
+    """The first ply's (queue position, level) -> value, as the search scores them."""
+    views = scheduler._views(players)
+    root = search_module._Plan(0.0, 0.0, None, [v.chunk for v in views], [None] * len(views), 0.0,
+                               views[0].ready_until)
+    return {(q, level): value for q, level, value, *_ in scheduler._actions(views, root)}
+
+
+def _long_queue(head_fetches: int):
+    """Five 30-chunk videos, watched for 25 s each, after `head_fetches` fetches of the playing video."""
+    session = Session([video(str(i), 30) for i in range(5)], [25_000.0] * 5, link())
+    for _ in range(head_fetches):
+        session.step((0, 0, 0))
+    return session.players()
+
+
+def test_queued_first_chunks_are_weighed_beyond_the_horizon() -> None:
+    """The next videos start seconds from now on average, past a 1-s horizon: only `first_chunks_ahead`
+    offers their first chunks (never waste once reached) so that an early swipe's stall is weighed."""
+    players = _long_queue(1)
+    ahead = _root_actions(SearchScheduler(horizon_ms=1000, head_cap_ms=None, budget_ms=1e9), players)
+    assert {q for q, _ in ahead} == {0, 1, 2, 3, 4}
+    plain = SearchScheduler(horizon_ms=1000, head_cap_ms=None, first_chunks_ahead=False, budget_ms=1e9)
+    assert {q for q, _ in _root_actions(plain, players)} == {0}
+
+
+def test_an_early_first_chunk_costs_its_kbps_times_the_chance_the_video_before_goes_on() -> None:
+    """The challenge's rule 2: video 1's first chunk fetched before video 0's last watched chunk costs its
+    full kbps when that chunk is fetched. Video 0 has 1 of 30 chunks, so chunk 1 is watched with probability
+    share(1)/share(0) = (1 - 1/60)/1: at level 1 (1200 kbit/s) the value drops by 1.2 x 59/60."""
+    players = _long_queue(1)
+    charged = _root_actions(SearchScheduler(head_cap_ms=None, budget_ms=1e9), players)
+    free = _root_actions(SearchScheduler(head_cap_ms=None, early_first_penalty=False, budget_ms=1e9), players)
+    assert free[1, 1] - charged[1, 1] == pytest.approx(1.2 * 59 / 60)
+    assert free[0, 1] == charged[0, 1]  # the playing video's own chunks carry no such charge
+
+
+def test_the_head_cap_stops_buffering_the_playing_video_far_ahead() -> None:
+    """Eight fetches buffer about 7 s of video 0: past a 2-s cap (x its watch probability) it is not offered;
+    without a cap it is."""
+    players = _long_queue(8)
+    assert players[0].get_buffer_size() > 4000
+    capped = _root_actions(SearchScheduler(head_cap_ms=2000, horizon_ms=1e9, budget_ms=1e9), players)
+    assert 0 not in {q for q, _ in capped} and capped
+    uncapped = _root_actions(SearchScheduler(head_cap_ms=None, horizon_ms=1e9, budget_ms=1e9), players)
+    assert 0 in {q for q, _ in uncapped}
