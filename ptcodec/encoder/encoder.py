@@ -382,7 +382,8 @@ class Encoder:
             result = fit_released(segment, self.loss, init, steps, check_every=check_every, lr=opts.learning_rate,
                                   progress=self._on_step)
         else:
-            budget = Budget(steps, lr=opts.learning_rate, patience=opts.patience, target_psnr=opts.target_psnr)
+            budget = Budget(steps, lr=opts.learning_rate, patience=opts.patience, target_psnr=opts.target_psnr,
+                            quasi_newton=opts.quasi_newton if first else 0)
             result = fit(segment, self.loss, init, budget, smoothing=opts.smoothing, progress=self._on_step)
         result.u, result.v = result.u.float().cpu(), result.v.float().cpu()
         return result

@@ -143,6 +143,9 @@ class FitOptions:
     """None: DEFAULT_LR (`learning_rate`)."""
     target_psnr: float | None = None
     patience: int = 40
+    quasi_newton: int = 300
+    """Steps of a scene's first keyframe spent on L-BFGS before Adam (fit.Budget.quasi_newton):
+    a cold start is where Adam is slowest (benchmarks/bench_encoder.py measures it)."""
     perceptual: str | None = None
     """None: the generator's default (msssim for `reference`, lpips for `sd-turbo`)."""
     perceptual_weights: str | None = None
