@@ -111,9 +111,9 @@ class Budget:
     min_lr_ratio: float = 0.05
     quasi_newton: int = 0
     """Loss evaluations (steps) of L-BFGS on the unquantized loss before the Adam steps,
-    out of `max_steps`. The quantizer makes the loss a staircase that a line search cannot
-    follow, so L-BFGS fits the smooth loss and Adam (straight-through) then adapts the
-    factors to the quantizer."""
+    out of `max_steps` (at most a third of them: Adam needs the rest). The quantizer makes
+    the loss a staircase that a line search cannot follow, so L-BFGS fits the smooth loss
+    and Adam (straight-through) then adapts the factors to the quantizer."""
 
 
 @dataclass
@@ -160,7 +160,7 @@ def fit(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tens
             loss = smoothing * loss + (1 - smoothing) * _prompt_change(segment, u, v)
         return loss, frames
 
-    taken = _quasi_newton(u, v, objective, min(budget.quasi_newton, budget.max_steps - 1), progress)
+    taken = _quasi_newton(u, v, objective, min(budget.quasi_newton, budget.max_steps // 3), progress)
     adam_steps = budget.max_steps - taken
     optimizer = torch.optim.Adam([u, v], lr=budget.lr)
     full = slice(len(targets) - len(segment.targets), None)  # the full-rank frames
