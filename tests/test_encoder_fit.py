@@ -65,7 +65,7 @@ def test_the_quasi_newton_start_lowers_the_loss_and_is_deterministic():
     runs = []
     for quasi_newton in (0, 10, 10):
         segment, start = cold_problem(Counting())
-        runs.append(fit(segment, loss_fn, start, Budget(20, lr=0.1, patience=10**9, quasi_newton=quasi_newton)))
+        runs.append(fit(segment, loss_fn, start, Budget(30, lr=0.1, patience=10**9, quasi_newton=quasi_newton)))
     adam, first, again = runs
     assert first.loss < adam.loss
     assert torch.equal(first.u, again.u) and torch.equal(first.v, again.v)
