@@ -8,7 +8,10 @@ through the bitstream's quantizer, with the torch mirrors of the decoding
 process (ptcodec/encoder/mirrors.py). Two optimizers drive it:
 
 - `fit` (ptcodec's recipe): all frames of the segment in one batched generator
-  call per step, Adam with a warm-up-free cosine decay, the best iterate kept,
+  call per step; optionally first L-BFGS with a strong Wolfe line search on the
+  loss without the quantizer (`Budget.quasi_newton`: it finds the basin of a cold
+  start in a few hundred evaluations where Adam needs over a thousand), then Adam
+  through the quantizer with a warm-up-free cosine decay, the best iterate kept,
   and early stopping on a plateau or when a target PSNR is reached;
 - `fit_released`: the released Promptus code's loop (one optimizer step per
   frame, then the worst frame twice, Adam lr 0.1 halved on plateau), kept to
@@ -65,11 +68,12 @@ class Segment:
     def noise(self, z: torch.Tensor) -> torch.Tensor:
         return mirrors.mix_noise(z, self.n0, self.gamma)
 
-    def render(self, u: torch.Tensor, v: torch.Tensor, only: int | None = None
+    def render(self, u: torch.Tensor, v: torch.Tensor, only: int | None = None, quantized: bool = True
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """(frames (R*B, 3, H, W), conditioning (R*B, m, n)) for every rank prefix
-        R in `ranks`, through the bitstream's quantizer; `only` renders one frame."""
-        uq, vq = mirrors.fake_quantize_factors(u, v, self.quant_scheme, self.levels)
+        R in `ranks`, through the bitstream's quantizer (unless not `quantized`: the
+        smooth loss L-BFGS needs); `only` renders one frame."""
+        uq, vq = mirrors.fake_quantize_factors(u, v, self.quant_scheme, self.levels) if quantized else (u, v)
         frames, conds = [], []
         for rank in self.ranks:
             cond = self.conditioning(uq, vq, rank)
@@ -105,6 +109,11 @@ class Budget:
     target_loss: float | None = None
     """Stop once the loss reaches it (benchmarks: steps to match another recipe)."""
     min_lr_ratio: float = 0.05
+    quasi_newton: int = 0
+    """Loss evaluations (steps) of L-BFGS on the unquantized loss before the Adam steps,
+    out of `max_steps` (at most a third of them: Adam needs the rest). The quantizer makes
+    the loss a staircase that a line search cannot follow, so L-BFGS fits the smooth loss
+    and Adam (straight-through) then adapts the factors to the quantizer."""
 
 
 @dataclass
@@ -138,22 +147,30 @@ done until it returns), and the latest loss and lowest PSNR (nan before the firs
 
 def fit(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tensor], budget: Budget,
         smoothing: float = 0.0, progress: Progress | None = None) -> FitResult:
-    """ptcodec's recipe: batched segment steps, cosine learning rate, best iterate, early stop."""
+    """ptcodec's recipe: L-BFGS on the smooth loss (if asked), then batched Adam steps through
+    the quantizer, cosine learning rate, best iterate, early stop."""
     u = init[0].detach().clone().requires_grad_()
     v = init[1].detach().clone().requires_grad_()
-    optimizer = torch.optim.Adam([u, v], lr=budget.lr)
     targets = segment.targets_for()
-    full = slice(len(targets) - len(segment.targets), None)  # the full-rank frames
-    best = FitResult(u.detach().clone(), v.detach().clone(), math.inf, -math.inf, 0, 0)
-    since_best = 0
-    for step in range(budget.max_steps):
-        ratio = budget.min_lr_ratio + (1 - budget.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * step / budget.max_steps))
-        for group in optimizer.param_groups:
-            group["lr"] = budget.lr * ratio
-        frames, cond = segment.render(u, v)
+
+    def objective(quantized: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        frames, cond = segment.render(u, v, quantized=quantized)
         loss = loss_fn(frames, targets, cond).mean()
         if smoothing and segment.left is not None:
             loss = smoothing * loss + (1 - smoothing) * _prompt_change(segment, u, v)
+        return loss, frames
+
+    taken = _quasi_newton(u, v, objective, min(budget.quasi_newton, budget.max_steps // 3), progress)
+    adam_steps = budget.max_steps - taken
+    optimizer = torch.optim.Adam([u, v], lr=budget.lr)
+    full = slice(len(targets) - len(segment.targets), None)  # the full-rank frames
+    best = FitResult(u.detach().clone(), v.detach().clone(), math.inf, -math.inf, 0, 0)
+    since_best = 0
+    for step in range(adam_steps):
+        ratio = budget.min_lr_ratio + (1 - budget.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * step / adam_steps))
+        for group in optimizer.param_groups:
+            group["lr"] = budget.lr * ratio
+        loss, frames = objective()
         value = float(loss.detach())
         psnr = float(signed_psnr_per_frame(frames[full].detach(), targets[full]).min())
         if value < best.loss * (1 - 1e-3):
@@ -161,9 +178,9 @@ def fit(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tens
         else:
             since_best += 1
         if value < best.loss:
-            best = FitResult(u.detach().clone(), v.detach().clone(), value, psnr, step, 0)
+            best = FitResult(u.detach().clone(), v.detach().clone(), value, psnr, taken + step, 0)
         if progress is not None:
-            progress(step, value, psnr)
+            progress(taken + step, value, psnr)
         reached = (budget.target_psnr is not None and psnr >= budget.target_psnr) or (
             budget.target_loss is not None and value <= budget.target_loss)
         if reached or since_best >= budget.patience:
@@ -171,9 +188,49 @@ def fit(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tens
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    best.steps = step + 1
+    best.steps = taken + step + 1
     best.frame_steps = best.steps * step_cost(len(segment.targets), len(segment.ranks), released=False)
     return best
+
+
+class _Spent(Exception):
+    """The L-BFGS phase used its evaluations (raised inside its closure to stop it exactly there)."""
+
+
+def _quasi_newton(u: torch.Tensor, v: torch.Tensor, objective: Callable[[bool], tuple[torch.Tensor, torch.Tensor]],
+                  evaluations: int, progress: Progress | None) -> int:
+    """L-BFGS with a strong Wolfe line search on the unquantized loss, for exactly `evaluations`
+    loss evaluations (each one step of the budget); u and v end at the best point it evaluated.
+    Returns the evaluations taken."""
+    if evaluations <= 0:
+        return 0
+    optimizer = torch.optim.LBFGS([u, v], lr=1, max_iter=evaluations, max_eval=evaluations, history_size=50,
+                                  tolerance_grad=0, tolerance_change=0, line_search_fn="strong_wolfe")
+    best = (math.inf, u.detach().clone(), v.detach().clone())
+    count = 0
+
+    def closure() -> torch.Tensor:
+        nonlocal best, count
+        if count >= evaluations:
+            raise _Spent
+        if progress is not None:
+            progress(count, best[0], math.nan)
+        optimizer.zero_grad()
+        loss, _ = objective(False)
+        count += 1
+        if float(loss.detach()) < best[0]:
+            best = (float(loss.detach()), u.detach().clone(), v.detach().clone())
+        loss.backward()
+        return loss
+
+    try:
+        optimizer.step(closure)
+    except _Spent:
+        pass
+    with torch.no_grad():
+        u.copy_(best[1])
+        v.copy_(best[2])
+    return count
 
 
 def _prompt_change(segment: Segment, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

@@ -36,9 +36,15 @@ PRESETS: dict[str, dict[str, int]] = {
     # Optimizer steps for a scene's first keyframe and for each later keyframe
     # (ptcodec's recipe: one batched step covers the whole segment).
     "fast": {"first_steps": 200, "later_steps": 60},
-    "default": {"first_steps": 500, "later_steps": 150},
+    "default": {"first_steps": 1000, "later_steps": 150},
     "best": {"first_steps": 2000, "later_steps": 600},
 }
+QUASI_NEWTON_STEPS = 300
+"""ptcodec's recipe: steps of a scene's first keyframe spent on L-BFGS before Adam
+(fit.Budget.quasi_newton, at most a third of the budget): a cold start is where Adam is
+slowest. Later keyframes start warm, where L-BFGS lost to Adam alone
+(benchmarks/results/encoder_fit.md). A constant of the recipe, not a setting, so the
+stream's metadata (the settings) stays that of ptcodec 0.1.0."""
 RELEASED_ITERATIONS = {"first_steps": 10_000, "later_steps": 1_500}
 """The released Promptus code's iterations (frame 0 / later keyframes)."""
 
