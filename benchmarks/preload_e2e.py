@@ -291,7 +291,8 @@ def report(r: dict) -> str:
         "accounting agree with the real session within a few per cent. In closed loop the scheduler meets near-ties "
         "(fetch the playing video's next chunk or the next video's first; rank 4 or 8) that a few ms of difference in "
         "a measured download or generation time decides either way, and from there the two sessions follow "
-        "different paths whose stalls differed by up to 3.4x in the runs made so far (the feed is short and each stall is one event). "
+        "different paths whose stalls differed by up to 3.4x in the runs made so far (the feed is short and each "
+        "stall is one event). "
         "Agreement on one closed-loop run is therefore luck; the model is judged on the replay, and the "
         "closed-loop figures are reported as they came.",
         "",

@@ -215,3 +215,15 @@ def test_every_evaluate_option_has_help_and_none_is_abbreviated(step, capsys):
         with pytest.raises(SystemExit):
             main(["evaluate", "run", "clip.mp4", "--codec", "x265", "--out", "o", "--rate", "140"])
         assert "unrecognized arguments: --rate" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["play", "http://127.0.0.1:9/"], ["serve", "."]])
+def test_a_command_whose_optional_extra_is_missing_says_which_in_one_line(args, monkeypatch, capsys):
+    """The default install (the README's first command) has no [stream] extra: every command still
+    loads, and one that needs aiohttp names it and the extra instead of a traceback."""
+    monkeypatch.setitem(sys.modules, "aiohttp", None)  # `import aiohttp` now raises ModuleNotFoundError
+    monkeypatch.setitem(sys.modules, "aiohttp.web", None)
+    monkeypatch.delitem(sys.modules, "ptcodec.streaming.serve", raising=False)  # imports aiohttp at its top
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"ptcodec: error: {args[0]} needs aiohttp, from an optional extra: pip install 'ptcodec[stream]'"

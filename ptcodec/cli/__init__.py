@@ -70,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
 
 
+OPTIONAL_PACKAGES = {"aiohttp": "stream", "mpegdash": "stream", "m3u8": "stream", "matplotlib": "eval",
+                     "bjontegaard": "eval", "imageio_ffmpeg": "eval", "ray": "distributed"}
+"""The packages of pyproject's optional extras (import name: extra), imported only by the commands that use them."""
+
+
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -79,6 +84,13 @@ def _main(argv: list[str] | None) -> int:
         return 1
     except PtcodecError as error:
         print(f"ptcodec: error: {error}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as error:
+        extra = OPTIONAL_PACKAGES.get((error.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(f"ptcodec: error: {args.command} needs {error.name}, from an optional extra: "
+              f"pip install 'ptcodec[{extra}]'", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("ptcodec: interrupted", file=sys.stderr)

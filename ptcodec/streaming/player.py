@@ -39,14 +39,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-import aiohttp
-
 from ptcodec.errors import InputError, one_line
 from ptcodec.streaming.abr import Abr, Ladder
 from ptcodec.streaming.ladder import ladder_from_index
 from ptcodec.streaming.simulate import Playback, SegmentLog, SessionResult
 
 if TYPE_CHECKING:
+    import aiohttp  # imported where used, so that the CLI loads without the [stream] extra
+
     from ptcodec.decoder import Decoder
     from ptcodec.generators.base import Generator
     from ptcodec.media import VideoWriter
@@ -98,6 +98,8 @@ async def _read(response: aiohttp.ClientResponse, cap: int) -> bytes:
 async def fetch(session: aiohttp.ClientSession, url: str, *, expected: int | None = None,
                 cap: int = MAX_MANIFEST_BYTES) -> bytes:
     """GET `url`; `expected`: the exact size the index gives (Content-Length and body are checked)."""
+    import aiohttp
+
     try:
         async with session.get(url) as response:
             if response.status != 200:
@@ -421,6 +423,8 @@ async def play(url: str, abr: Abr, *, gen_fps: tuple[float, ...] | None = None,
     `on_package` is called with the package once its manifest is in."""
     if gen_fps is not None and generation is not None:
         raise InputError("give either modelled generation speeds or a generator, not both")
+    import aiohttp
+
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout_s, sock_read=timeout_s)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         package = await open_package(session, url, gen_fps=gen_fps)
