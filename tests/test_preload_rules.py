@@ -102,6 +102,8 @@ def test_smoothness_links_the_last_watched_chunk_to_the_next_video(rules: Rules,
     result = Session([a, b], [1500.0, 500.0], fast_link(), rules).run(Script(decisions))
     assert result.smooth_kbps == expected
     assert result.quality_kbps == 750 + 1850 + 1200
+    # What rule 2 adds beyond |1200 - 1850| is kept apart: 1200 - 650 where it applies, else nothing.
+    assert result.rule2_kbps == (1200 - 650 if expected == 1100 + 1200 else 0)
 
 
 def test_smoothness_after_a_video_watched_to_its_end() -> None:

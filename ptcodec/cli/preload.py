@@ -15,7 +15,7 @@ def _list(text: str) -> list[str]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ptcodec.preload.experiment import SCHEDULERS
+    from ptcodec.preload.experiment import SCHEDULERS, SEARCH_OPTIONS
     from ptcodec.preload.prompts import CODINGS
     from ptcodec.preload.report import CLASSES, DEFAULT_GEN_FPS, USERS
 
@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gen-fps", type=frame_rates, default=list(DEFAULT_GEN_FPS), metavar="G,...",
                    help="generator speeds for the prompt scheduler (default " + ",".join(f"{g:g}" for g in DEFAULT_GEN_FPS) + ")")
     p.add_argument("--coding", choices=CODINGS, default="1.1", help="prompt bitstream (default 1.1, coded)")
+    p.add_argument("--search-option", dest="search", action="append", default=[], metavar="NAME=VALUE",
+                   help="an option of the search schedulers, for ablations (repeatable): "
+                   + ", ".join(SEARCH_OPTIONS) + "; a number, true/false, or none for head_cap_ms (no cap)")
     p.add_argument("--workers", type=positive, default=1, help="processes (default 1)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -99,7 +102,7 @@ def run_preload_play(args: argparse.Namespace) -> int:
 
 def run_preload_sim(args: argparse.Namespace) -> int:
     from ptcodec.cli.progress import advance, bar
-    from ptcodec.preload.experiment import SCHEDULERS
+    from ptcodec.preload.experiment import SCHEDULERS, search_options
     from ptcodec.preload.prompts import PromptLadder
     from ptcodec.preload.report import CLASSES, USERS, setups, sweep, write_report
 
@@ -108,12 +111,13 @@ def run_preload_sim(args: argparse.Namespace) -> int:
         bad = [g for g in given if g not in known]
         if bad or not given:
             raise InputError(f"--{what} {','.join(bad) or '(empty)'}: expected some of {','.join(known)}")
+    search = search_options(args.search)
     traces, videos, out = Path(args.traces), Path(args.videos), Path(args.out)
     for c in args.classes:
         if not (traces / c).is_dir():
             raise InputError(f"{traces / c}: no such trace class directory")
     ladder = PromptLadder(coding=args.coding)
-    plan = setups(args.schedulers, args.gen_fps, ladder)
+    plan = setups(args.schedulers, args.gen_fps, ladder, search)
     progress = bar(len(args.users) * len(args.classes) * len(plan) * 20, "sessions", quiet=args.quiet, unit="session")
     try:
         results = sweep(traces, videos, out, classes=args.classes, users=args.users, plan=plan, ladder=ladder,

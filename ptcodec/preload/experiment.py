@@ -8,6 +8,8 @@ Algorithm, and is picklable so that traces may run in a process pool. Sessions a
 
 from __future__ import annotations
 
+import inspect
+import math
 import statistics
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -20,7 +22,7 @@ from ptcodec.preload.baselines import BASELINES
 from ptcodec.preload.compute import ComputeSession, chunk_generation_ms
 from ptcodec.preload.network import Link
 from ptcodec.preload.prompts import PromptLadder, with_prompts
-from ptcodec.preload.runner import TraceScore, carry_last_levels, session_videos, trace_paths
+from ptcodec.preload.runner import MEAN_KEYS, TraceScore, carry_last_levels, session_videos, trace_paths
 from ptcodec.preload.session import Session, SessionResult
 from ptcodec.preload.solutions import DashletStyle, PdasStyle, SearchPixels, SearchScheduler
 from ptcodec.preload.users import UserModel
@@ -32,6 +34,37 @@ PIXEL_SCHEDULERS: dict[str, Callable[[], Any]] = {
 }
 PROMPT_SCHEDULERS = ("search_prompts",)
 SCHEDULERS = (*PIXEL_SCHEDULERS, *PROMPT_SCHEDULERS)
+SEARCH_SCHEDULERS = ("search_pixels", "search_prompts")
+# The search scheduler's keyword options that an experiment may set (ablations; the defaults are the tuned ones).
+SEARCH_OPTIONS = tuple(name for name, p in inspect.signature(SearchScheduler).parameters.items()
+                       if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "clock")
+SearchValue = float | bool | None
+
+
+def search_options(pairs: Sequence[str]) -> tuple[tuple[str, SearchValue], ...]:
+    """`NAME=VALUE` texts as search options: VALUE a number, true/false, or none (an option turned off)."""
+    out: dict[str, SearchValue] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or name not in SEARCH_OPTIONS:
+            raise InputError(f"--search-option {pair}: expected NAME=VALUE with NAME one of {', '.join(SEARCH_OPTIONS)}")
+        default = inspect.signature(SearchScheduler).parameters[name].default
+        word = text.strip().lower()
+        if word in ("true", "false") and isinstance(default, bool):
+            out[name] = word == "true"
+        elif word == "none" and name == "head_cap_ms":
+            out[name] = None
+        else:
+            try:
+                value = float(word)
+            except ValueError:
+                value = math.nan
+            if isinstance(default, bool) or not math.isfinite(value) or value < 0:
+                raise InputError(f"--search-option {pair}: {name} takes "
+                                 + ("true or false" if isinstance(default, bool) else "a number >= 0"
+                                    + (" or none" if name == "head_cap_ms" else "")))
+            out[name] = int(value) if name in ("depth", "beam") else value
+    return tuple(sorted(out.items()))
 
 
 @dataclass(frozen=True)
@@ -39,6 +72,7 @@ class Setup:
     scheduler: str
     gen_fps: float | None = None  # prompt schedulers only
     ladder: PromptLadder | None = None
+    search: tuple[tuple[str, SearchValue], ...] = ()  # options of the search schedulers (`search_options`)
 
     def __post_init__(self) -> None:
         if self.scheduler not in SCHEDULERS:
@@ -58,11 +92,12 @@ class Setup:
         return [with_prompts(v, self.ladder) for v in videos] if self.ladder and self.uses_prompts else list(videos)
 
     def algorithm(self) -> Any:
+        options: dict[str, Any] = dict(self.search) if self.scheduler in SEARCH_SCHEDULERS else {}
         if not self.uses_prompts:
-            return PIXEL_SCHEDULERS[self.scheduler]()
+            return SearchScheduler(**options) if options else PIXEL_SCHEDULERS[self.scheduler]()
         assert self.ladder is not None
         kbps = tuple(int(self.ladder.h265_kbps[r]) for r in self.ladder.ranks)
-        return SearchScheduler(kbps, self.chunk_gen_ms())
+        return SearchScheduler(kbps, self.chunk_gen_ms(), **options)
 
     def session(self, videos: Sequence[Video], watch: Sequence[float], link: Link) -> Session:
         if not self.uses_prompts:
@@ -115,8 +150,7 @@ def run_setup(setup: Setup, trace_dir: str | Path, video_dir: str | Path, users:
                     progress()
     carry_last_levels([o.result for o in outcomes])
     traces = [TraceScore.of(p.name, o.result) for p, o in zip(paths, outcomes, strict=True)]
-    keys = ("score", "qoe", "stall_s", "waste_mb", "downloaded_mb")
-    mean = {k: statistics.fmean(getattr(t, k) for t in traces) for k in keys}
+    mean = {k: statistics.fmean(getattr(t, k) for t in traces) for k in MEAN_KEYS}
     mean["prompt_share"] = statistics.fmean(o.prompt_share for o in outcomes)
     return {"mean": mean, "traces": [t.__dict__ | {"prompt_share": o.prompt_share}
                                      for t, o in zip(traces, outcomes, strict=True)]}

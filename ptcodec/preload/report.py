@@ -16,7 +16,7 @@ from typing import Any
 
 from ptcodec.errors import InputError
 from ptcodec.outputs import atomic_file, make_directory
-from ptcodec.preload.experiment import PIXEL_SCHEDULERS, PROMPT_SCHEDULERS, Setup, run_setup
+from ptcodec.preload.experiment import PIXEL_SCHEDULERS, PROMPT_SCHEDULERS, SearchValue, Setup, run_setup
 from ptcodec.preload.prompts import PromptLadder
 from ptcodec.preload.users import DashletUsers, RetentionUsers, UserModel
 
@@ -24,20 +24,21 @@ CLASSES = ("high", "medium", "low", "mixed")
 USERS = ("retention", "dashlet")
 DEFAULT_GEN_FPS = (15.0, 30.0, 60.0, 90.0, 120.0, 170.0)
 BASELINE_NAMES = ("no_save", "fixed_preload")
-METRICS = ("score", "qoe", "stall_s", "waste_mb", "downloaded_mb")
+METRICS = ("score", "qoe", "stall_s", "waste_mb", "downloaded_mb", "quality", "smoothness", "rule2")
 
 
 def key(users: str, trace_class: str, setup: Setup) -> str:
     return f"{users}/{trace_class}/{setup.scheduler}" + (f"@{setup.gen_fps:g}" if setup.uses_prompts else "")
 
 
-def setups(schedulers: Sequence[str], gen_fps: Sequence[float], ladder: PromptLadder) -> list[Setup]:
+def setups(schedulers: Sequence[str], gen_fps: Sequence[float], ladder: PromptLadder,
+           search: tuple[tuple[str, SearchValue], ...] = ()) -> list[Setup]:
     out = []
     for name in schedulers:
         if name in PROMPT_SCHEDULERS:
-            out += [Setup(name, g, ladder) for g in gen_fps]
+            out += [Setup(name, g, ladder, search) for g in gen_fps]
         else:
-            out.append(Setup(name))
+            out.append(Setup(name, search=search))
     return out
 
 
@@ -66,6 +67,11 @@ def sweep(traces: Path, video_dir: Path, out: Path, *, classes: Sequence[str], u
             results = json.loads(path.read_text())
         except (OSError, ValueError) as error:
             raise InputError(f"{path}: cannot resume from it: {error}") from None
+    options = {name: value for setup in plan[:1] for name, value in setup.search}
+    if results["runs"] and results.get("search_options", {}) != options:
+        raise InputError(f"{path}: made with search options {results.get('search_options', {}) or 'the defaults'}, "
+                         f"not {options or 'the defaults'}: use another --out")
+    results["search_options"] = options
     results["ladder"] = {"ranks": list(ladder.ranks),
                          "h265_kbps_assumed": {str(r): ladder.h265_kbps[r] for r in ladder.ranks},
                          "coding": ladder.coding, "fps": ladder.fps, "keyframe_interval": ladder.interval}
@@ -152,21 +158,25 @@ def write_report(results: dict[str, Any], out: Path, *, classes: Sequence[str], 
              f"{ladder.get('fps')} fps, a keyframe every {ladder.get('keyframe_interval')} frames; sizes from the PTV "
              "format (see `ptcodec/preload/prompts.py`). **The quality value of each rank is an ASSUMPTION, not a "
              f"measurement**: H.265-equivalent kbps {ladder.get('h265_kbps_assumed')}. Every score with prompts "
-             "depends on it.", ""]
+             "depends on it.", "",
+             "**Search scheduler options**: " + (", ".join(f"{k} = {v}" for k, v in results.get("search_options", {}).items())
+                                                or "the defaults") + ". QoE = quality − smoothness − 1.85 × stall s; "
+             "*rule 2* is what the challenge's rule 2 adds to smoothness (ptcodec/preload/session.py).", ""]
     for u in users:
         lines += [f"## Users: {u}", ""]
         for c in classes:
             lines += [f"### {c}", "",
-                      "| scheduler | G (frames/s) | score | QoE | stall s | waste MB | downloaded MB | prompt share |",
-                      "|---|---|---|---|---|---|---|---|"]
+                      "| scheduler | G (frames/s) | score | QoE | stall s | waste MB | downloaded MB | quality "
+                      "| smoothness | rule 2 | prompt share |",
+                      "|---|---|---|---|---|---|---|---|---|---|---|"]
             for s in pixel:
                 m = _mean(results, u, c, s)
                 if m:
-                    lines.append(f"| {s} | - | " + " | ".join(_fmt(m[k]) for k in METRICS) + " | 0 |")
+                    lines.append(f"| {s} | - | " + " | ".join(_fmt(m.get(k, math.nan)) for k in METRICS) + " | 0 |")
             for g in gen_fps:
                 m = _mean(results, u, c, "search_prompts", g)
                 if m:
-                    lines.append(f"| search_prompts | {g:g} | " + " | ".join(_fmt(m[k]) for k in METRICS)
+                    lines.append(f"| search_prompts | {g:g} | " + " | ".join(_fmt(m.get(k, math.nan)) for k in METRICS)
                                  + f" | {m['prompt_share']:.2f} |")
             lines.append("")
         lines += [f"### Done-when figures ({u} users)", "",

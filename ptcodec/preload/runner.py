@@ -25,6 +25,11 @@ from ptcodec.streaming.traces import load_trace
 SESSION_VIDEOS = 7  # the challenge shows each of its 7 videos once
 
 
+# The figures averaged over a class. QoE = quality - smoothness - 1.85 x stall_s (the score's units:
+# kbit/s / 1000 per chunk); `rule2` is the part of `smoothness` that the challenge's rule 2 adds.
+MEAN_KEYS = ("score", "qoe", "stall_s", "waste_mb", "downloaded_mb", "quality", "smoothness", "rule2")
+
+
 @dataclass(frozen=True)
 class TraceScore:
     """One session's figures; `qoe` is before the bandwidth term, sizes in MB (10^6 bytes)."""
@@ -35,6 +40,9 @@ class TraceScore:
     stall_s: float
     waste_mb: float
     downloaded_mb: float
+    quality: float
+    smoothness: float
+    rule2: float
 
     @classmethod
     def of(cls, trace: str, result: SessionResult) -> TraceScore:
@@ -45,6 +53,9 @@ class TraceScore:
             result.stall_ms / 1000,
             result.wasted_bytes / 1e6,
             result.downloaded_bytes / 1e6,
+            result.quality_kbps / 1000,
+            result.smooth_kbps / 1000,
+            result.rule2_kbps / 1000,
         )
 
 
@@ -56,8 +67,7 @@ class ClassScore:
 
     @property
     def mean(self) -> dict[str, float]:
-        keys = ("score", "qoe", "stall_s", "waste_mb", "downloaded_mb")
-        return {k: statistics.fmean(getattr(t, k) for t in self.traces) for k in keys}
+        return {k: statistics.fmean(getattr(t, k) for t in self.traces) for k in MEAN_KEYS}
 
     def to_dict(self) -> dict[str, Any]:
         return {"mean": self.mean, "traces": [asdict(t) for t in self.traces]}

@@ -27,7 +27,8 @@ which reproduces its published baseline scores):
    counts, and the last watched chunk of a video watched to its end is never recognised, so no
    penalty links it to the next video.
 2. When the last watched chunk of a video is fetched after the next video's first chunk, the penalty is
-   that first chunk's full kbps, not the difference.
+   that first chunk's full kbps, not the difference (what this costs beyond the difference is kept
+   apart in `SessionResult.rule2_kbps`, so that reports can show it).
 3. The last watched level of each video is kept across sessions (the runner replays this: see
    `SessionResult.unresolved_first_chunks`): a first chunk fetched before its predecessor's last
    watched chunk is compared with the level that chunk had in the previous trace.
@@ -107,6 +108,7 @@ class SessionResult:
     qoe: float = 0.0
     quality_kbps: float = 0.0  # sum of watched chunks' kbps counted
     smooth_kbps: float = 0.0  # sum of |Δkbps| penalties
+    rule2_kbps: float = 0.0  # the part of smooth_kbps that rule 2 adds beyond |Δkbps|
     stall_ms: float = 0.0
     downloaded_bytes: int = 0
     wasted_bytes: int = 0
@@ -189,7 +191,10 @@ class Session:
             if rel + 1 < len(self.queue) and self.queue[rel + 1].downloaded > 0:
                 after = self.queue[rel + 1]
                 first = self._chunk_kbps(after, after.levels[0])
-                smooth += first if self.rules.exact_challenge else abs(quality - first)
+                smooth += abs(quality - first)
+                if self.rules.exact_challenge:
+                    smooth += first - abs(quality - first)
+                    self.result.rule2_kbps += first - abs(quality - first)
         if chunk > 0:
             smooth += abs(quality - self._chunk_kbps(state, state.levels[chunk - 1]))
         elif state.index > 0:
