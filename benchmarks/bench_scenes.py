@@ -2,6 +2,8 @@
 
 1. Measured: one clip of several unrelated scenes (lossless, made here) is transcoded serially and
    with `--workers 1` and `--workers 2` on a local Ray cluster; the streams must be the same bytes.
+   Then serially and with two workers at `--threads 1`: workers at the default thread count share
+   the cores (slower than serial on a small machine), one thread each does not.
    Wall times include the cluster's start (printed separately) and the plan pass. Each scene is
    also fitted alone (`encode_scene`) to get per-scene seconds, and a line `seconds = a + b * work`
    (work: the plan's frame-steps of the scene, `scene_work`) is fitted to them.
@@ -71,14 +73,18 @@ def main() -> None:
         clip = write_scenes(Path(work) / "clip.mkv", args.scenes, args.scene_frames, args.size)
         measured: dict[str, float] = {}
         streams: dict[str, bytes] = {}
-        for name, workers in (("serial", None), ("workers_1", 1), ("workers_2", 2)):
+        one_thread = {"serial_threads_1": None, "workers_2_threads_1": 2}
+        runs = {"serial": None, "workers_1": 1, "workers_2": 2, **one_thread}
+        for name, workers in runs.items():
             out = Path(work) / f"{name}.ptv"
             t0 = time.perf_counter()
-            transcode_file(clip, out, stream, fitting, size=box, workers=workers)
+            transcode_file(clip, out, stream, fitting, size=box, workers=workers,
+                           threads=1 if name in one_thread else None)
             measured[name] = time.perf_counter() - t0
             streams[name] = out.read_bytes()
             print(f"{name}: {measured[name]:.1f} s")
-        identical = len(set(streams.values())) == 1
+        identical = len({streams[n] for n in runs if n not in one_thread}) == 1
+        identical_one_thread = len({streams[n] for n in one_thread}) == 1
         import ray
 
         from ptcodec.jobs.distributed import cluster
@@ -98,7 +104,7 @@ def main() -> None:
     work_x = np.array([s["work"] for s in per_scene], float)
     secs = np.array([s["seconds"] for s in per_scene])
     b, a = np.polyfit(work_x, secs, 1) if len(set(work_x)) > 1 else (secs.mean() / work_x.mean(), 0.0)
-    print(f"identical bytes: {identical}; cluster start+stop {measured['cluster_start_stop']:.1f} s; "
+    print(f"identical bytes: {identical} (default threads), {identical_one_thread} (--threads 1); cluster start+stop {measured['cluster_start_stop']:.1f} s; "
           f"per scene: {a:.2f} s + {b * 1000:.3f} ms per frame-step")
 
     models = []
@@ -126,9 +132,12 @@ def main() -> None:
         "generator": "reference (codec plumbing: times of the spec's small generator on CPU, not SD-Turbo)",
         "clip": {"scenes": args.scenes, "scene_frames": args.scene_frames, "size": args.size},
         "stream": {"rank": 4, "interval": 4}, "fitting": {"first_steps": 40, "later_steps": 15},
-        "measured_s": measured, "identical_bytes": identical,
+        "threads": {"default": planning_threads("cpu"), "threads_1": 1},
+        "measured_s": measured, "identical_bytes": identical, "identical_bytes_threads_1": identical_one_thread,
         "speedup_measured": {"workers_1": measured["serial"] / measured["workers_1"],
-                             "workers_2": measured["serial"] / measured["workers_2"]},
+                             "workers_2": measured["serial"] / measured["workers_2"],
+                             "workers_2_threads_1": measured["serial_threads_1"] / measured["workers_2_threads_1"],
+                             "workers_2_threads_1_vs_serial": measured["serial"] / measured["workers_2_threads_1"]},
         "per_scene": [dict(s, scene=list(s["scene"])) for s in per_scene],
         "scene_time_model": {"a_s": a, "b_s_per_frame_step": b},
         "model": models,

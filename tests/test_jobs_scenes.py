@@ -15,7 +15,7 @@ import pytest
 from ptcodec.encoder import FitOptions, StreamOptions
 from ptcodec.errors import InputError, PtcodecError
 from ptcodec.jobs.plan import Source, make_plan, max_scene_frames
-from ptcodec.jobs.scenes import STORE_SUFFIX, SceneJob, encode_scene, planning_threads
+from ptcodec.jobs.scenes import STORE_SUFFIX, SceneJob, SceneStore, encode_scene, planning_threads
 from ptcodec.jobs.transcode import transcode_file
 from ptcodec.media.writer import VideoWriter
 
@@ -180,8 +180,55 @@ def test_resume_refuses_scenes_of_other_options(three_scenes, tmp_path):
     store.mkdir()
     (store / "job.json").write_text('{"codec_private_sha256": "00", "scenes": []}')
     (store / "scene-000000000-000000008.units").write_bytes(b"")
-    with pytest.raises(InputError, match="another input or with other options"):
+    with pytest.raises(InputError, match="another input, with other options or another --threads"):
         transcode_file(three_scenes, out, STREAM, FIT, size=(32, 32), workers=1, resume=True)
+
+
+def test_the_thread_count_is_part_of_the_plan(three_scenes, tmp_path):
+    """--threads 1 (what local workers on a small machine want): the serial encode and two workers
+    give the same bytes, the caller's own thread count is restored, and a store fitted at one
+    thread count is not resumed at another (CPU bytes differ with it)."""
+    import torch
+
+    before = torch.get_num_threads()
+    serial_one = tmp_path / "serial-1.ptv"
+    transcode_file(three_scenes, serial_one, STREAM, FIT, size=(32, 32), threads=1)
+    assert torch.get_num_threads() == before
+    parallel_one = tmp_path / "workers-2.ptv"
+    result = transcode_file(three_scenes, parallel_one, STREAM, FIT, size=(32, 32), workers=2, threads=1)
+    assert result.scenes == 3 and parallel_one.read_bytes() == serial_one.read_bytes()
+    assert torch.get_num_threads() == before
+    with pytest.raises(InputError, match="--threads 0"):
+        transcode_file(three_scenes, tmp_path / "zero.ptv", STREAM, FIT, size=(32, 32), threads=0)
+
+    out = str(tmp_path / "store.ptv")
+    store = SceneStore(out, b"header", [(0, 8), (8, 16)], resume=False, threads=1)
+    store.put((0, 8), b"units")
+    with pytest.raises(InputError, match="another --threads"):
+        SceneStore(out, b"header", [(0, 8), (8, 16)], resume=True, threads=2)
+    assert SceneStore(out, b"header", [(0, 8), (8, 16)], resume=True, threads=1).get((0, 8)) == b"units"
+
+
+def test_local_workers_that_would_share_the_cores_get_a_note(monkeypatch, capsys):
+    """Two local workers at two threads each on two CPUs run slower than one serial encode
+    (benchmarks/results/scenes.json): the CLI says so and names the --threads that fits."""
+    import torch
+
+    from ptcodec.cli import build_parser
+    from ptcodec.cli.codec import _warn_oversubscribed
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for extra, noted in (([], True), (["--threads", "1"], False), (["-q"], False), (["--device", "cuda"], False)):
+            _warn_oversubscribed(build_parser().parse_args(["transcode", "in.mp4", "out.ptv", "--workers", "2", *extra]))
+            err = capsys.readouterr().err
+            assert ("--threads 1 runs faster" in err) == noted, (extra, err)
+        _warn_oversubscribed(build_parser().parse_args(["transcode", "in.mp4", "out.ptv", "--workers", "1"]))
+        assert capsys.readouterr().err == ""
+    finally:
+        torch.set_num_threads(before)
 
 
 _MARK = "PTCODEC_TEST_CRASH_MARK"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from argparse import SUPPRESS
 
@@ -128,6 +129,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="run the scenes on the existing Ray cluster at ADDR (host:port, or auto); every node must "
                    "read the input at the same path")
+    g.add_argument("--threads", type=positive, default=None, metavar="N",
+                   help="PyTorch's CPU threads for fitting, in every worker (default: this machine's count). CPU "
+                   "bytes depend on it, so encodes with the same --threads give the same bytes; local workers on "
+                   "a small machine run faster with cores/workers")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_generator_args(p, choose=True)
     p.set_defaults(run=run_transcode)
@@ -195,6 +200,7 @@ def run_transcode(args: argparse.Namespace) -> int:
     max_scene_s = settings.pop("max_scene_length") if isinstance(settings.get("max_scene_length"), float) else None
     stream, fitting = split_settings(settings)
     kept: list[tuple[str, int]] = []
+    _warn_oversubscribed(args)
     try:
         with Interruptions() as signals, Bars(args.quiet) as bars:
             def keyframe(k) -> None:
@@ -205,7 +211,8 @@ def run_transcode(args: argparse.Namespace) -> int:
                 args.input, args.output, stream, fitting, generator=args.generator,
                 generator_options=generator_options(args), size=args.size, crop=args.crop, fps=args.fps,
                 start=args.start_frame, max_frames=args.frames, resume=args.resume, target_kbps=args.target_kbps,
-                max_scene_s=max_scene_s, workers=args.workers, ray_address=args.ray_address, progress=bars,
+                max_scene_s=max_scene_s, workers=args.workers, ray_address=args.ray_address, threads=args.threads,
+                progress=bars,
                 on_keyframe=keyframe, on_kept=lambda path, count: kept.append((path, count)),
                 critical=signals.deferred,
             )
@@ -228,6 +235,22 @@ def run_transcode(args: argparse.Namespace) -> int:
           f"{len(r.scene_starts)} scene(s), {len(r.keyframes)} keyframes{resumed}, {result.bytes:,} bytes, "
           f"{result.kbps:.1f} kbit/s, closed-loop PSNR {r.psnr_mean:.2f} dB, {r.seconds:.1f} s")
     return 0
+
+
+def _warn_oversubscribed(args: argparse.Namespace) -> None:
+    """Say so when local CPU workers would share the cores at the full thread count each: they
+    then run slower than one serial encode (benchmarks/results/scenes.json), same bytes or not."""
+    if args.workers is None or args.ray_address is not None or args.threads is not None or args.quiet:
+        return
+    if not generator_options(args).device.startswith("cpu"):
+        return
+    import torch
+
+    threads, cpus = torch.get_num_threads(), os.cpu_count() or 1
+    if args.workers * threads > cpus:
+        print(f"ptcodec: note: {args.workers} workers x {threads} threads share {cpus} CPUs; --threads "
+              f"{max(1, cpus // args.workers)} runs faster (with other bytes than a serial encode at "
+              f"{threads} threads: give a serial encode the same --threads)", file=sys.stderr)
 
 
 def run_decode(args: argparse.Namespace) -> int:

@@ -77,17 +77,20 @@ def _generator(job: SceneJob) -> "Generator":
     return _GENERATORS[key]
 
 
-def planning_threads(device: str) -> int | None:
-    """The `SceneJob.threads` of an encode planned in this process on `device` (None on a GPU)."""
+def planning_threads(device: str, threads: int | None = None) -> int | None:
+    """The `SceneJob.threads` of an encode planned in this process on `device`: `threads` (--threads)
+    when given, else this process's own count; None on a GPU, where the thread count changes nothing."""
     if not device.startswith("cpu"):
         return None
+    if threads is not None:
+        return threads
     import torch
 
     return torch.get_num_threads()
 
 
 @contextlib.contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
+def torch_threads(threads: int | None) -> Iterator[None]:
     """Run with PyTorch's intra-op thread count set to `threads` (kept when None), then restore it."""
     if threads is None:
         yield
@@ -105,7 +108,7 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
 def encode_scene(job: SceneJob, scene: Scene, on_progress: Callable[[int], None] | None = None) -> bytes:
     """The units of one scene (scene-init unit first, then its keyframes), as a serial encode writes
     them; `on_progress(work done)` in fitting work (generator frame evaluations) as it goes."""
-    with _torch_threads(job.threads):
+    with torch_threads(job.threads):
         return _encode_scene(job, scene, on_progress)
 
 
@@ -137,12 +140,14 @@ class SceneStore:
     """`<output>.scenes/`: the finished scenes of an encode, kept until the output is complete.
 
     `job.json` names the encode (a digest of its codec private data: the sequence header and the
-    encoder's options) and its scenes; a store from another input or other options is refused."""
+    encoder's options), its scenes and its fitting thread count (CPU bytes depend on it); a store
+    from another input, other options or another thread count is refused."""
 
-    def __init__(self, output: str, codec_private: bytes, scenes: list[Scene], resume: bool) -> None:
+    def __init__(self, output: str, codec_private: bytes, scenes: list[Scene], resume: bool,
+                 threads: int | None = None) -> None:
         self.path = output + STORE_SUFFIX
         self.identity = {"codec_private_sha256": hashlib.sha256(codec_private).hexdigest(),
-                         "scenes": [list(s) for s in scenes]}
+                         "scenes": [list(s) for s in scenes], "threads": threads}
         job_file = os.path.join(self.path, "job.json")
         if os.path.isdir(self.path):
             found = self._finished_names()
@@ -156,8 +161,8 @@ class SceneStore:
                 except (OSError, ValueError) as error:
                     raise InputError(f"{job_file}: cannot be read ({error}); delete {self.path} to start over") from None
                 if held != self.identity:
-                    raise InputError(f"{self.path} was made from another input or with other options; cannot resume "
-                                     "(delete it to start over)")
+                    raise InputError(f"{self.path} was made from another input, with other options or another "
+                                     "--threads; cannot resume (delete it to start over)")
         make_directory(self.path)
         with atomic_file(job_file) as f:
             f.write(json.dumps(self.identity, sort_keys=True).encode())

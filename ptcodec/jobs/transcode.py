@@ -38,7 +38,7 @@ from ptcodec.generators import GeneratorOptions, load_generator
 from ptcodec.generators.base import Generator
 from ptcodec.jobs.plan import ScenePlan, Source, make_plan
 from ptcodec.jobs.progress import Progress
-from ptcodec.jobs.scenes import SceneJob, SceneStore, planning_threads, scene_work
+from ptcodec.jobs.scenes import SceneJob, SceneStore, planning_threads, scene_work, torch_threads
 from ptcodec.media import load_clip, probe
 from ptcodec.media.reader import is_stream
 from ptcodec.outputs import PARTIAL_SUFFIX, check_output, refuse_inputs
@@ -81,7 +81,7 @@ def transcode_file(
     size: tuple[int, int] | None = None, crop: str = "crop", fps: Fraction | None = None, start: int = 0,
     max_frames: int | None = None, resume: bool = False, target_kbps: float | None = None,
     max_scene_s: float | None = None, workers: int | None = None, ray_address: str | None = None,
-    progress: Progress | None = None,
+    threads: int | None = None, progress: Progress | None = None,
     on_frame: Callable[[DecodedFrame], None] | None = None,
     on_keyframe: Callable[[KeyframeReport], None] | None = None, on_kept: Kept | None = None,
     critical: Critical = contextlib.nullcontext,
@@ -92,7 +92,9 @@ def transcode_file(
     fit; `target_kbps` chooses the rank (and a 1.1 stream's RDOQ lambda) for that rate, once the
     frame rate is known (encoder/targets.py); `max_scene_s`: --max-scene in seconds; `workers` or
     `ray_address`: fit the scenes as Ray tasks (jobs/scenes.py, jobs/distributed.py; the same bytes,
-    resumed by scene; `on_frame` and `on_keyframe` are not called); `on_kept` hears of a partial
+    resumed by scene; `on_frame` and `on_keyframe` are not called); `threads`: PyTorch's CPU thread
+    count for fitting (--threads; default this process's), which CPU bytes depend on, so serial and
+    scene-parallel encodes with the same `threads` give the same bytes; `on_kept` hears of a partial
     stream left for --resume; `critical()` wraps every write (no interruption may split one)."""
     output = os.fspath(output)
     stream.check()  # before anything is read, loaded or written
@@ -105,6 +107,8 @@ def transcode_file(
                          "(`ptcodec decode` makes video from it)")
     check_output(output, inputs=[source])
     refuse_inputs(output + PARTIAL_SUFFIX, [source])
+    if threads is not None and threads < 1:
+        raise InputError(f"--threads {threads}: give at least 1")
     parallel = workers is not None or ray_address is not None
     if parallel and is_stream(os.fspath(source)):
         raise InputError(f"{source}: is a pipe or FIFO; scene-parallel transcoding reads the input twice (to plan, "
@@ -114,7 +118,20 @@ def transcode_file(
             raise InputError(f"--workers {workers}: give at least 1")
         return _transcode_scenes(source, output, stream, fitting, generator, generator_options, size, crop, fps, start,
                                  max_frames, resume, target_kbps, max_scene_s, progress, workers, ray_address,
-                                 critical)
+                                 threads, critical)
+    with torch_threads(threads):
+        return _transcode_serial(source, output, stream, fitting, generator, generator_options, size, crop, fps,
+                                 start, max_frames, resume, target_kbps, max_scene_s, progress, on_frame, on_keyframe,
+                                 on_kept, critical)
+
+
+def _transcode_serial(source, output: str, stream: StreamOptions, fitting: FitOptions, generator: str,
+                      generator_options: GeneratorOptions | None, size, crop: str, fps, start: int,
+                      max_frames: int | None, resume: bool, target_kbps: float | None, max_scene_s: float | None,
+                      progress: Progress | None, on_frame: Callable[[DecodedFrame], None] | None,
+                      on_keyframe: Callable[[KeyframeReport], None] | None, on_kept: Kept | None,
+                      critical: Critical) -> TranscodeResult:
+    """One process fits every keyframe in order, appending each to `<output>.partial` as it is done."""
     partial = PartialOutput(output, resume, critical)
     try:
         gen = load_generator(generator, generator_options)
@@ -184,7 +201,7 @@ def _transcode_scenes(source, output: str, stream: StreamOptions, fitting: FitOp
                       generator_options: GeneratorOptions | None, size, crop: str, fps, start: int,
                       max_frames: int | None, resume: bool, target_kbps: float | None, max_scene_s: float | None,
                       progress: Progress | None, workers: int | None, ray_address: str | None,
-                      critical: Critical) -> TranscodeResult:
+                      threads: int | None, critical: Critical) -> TranscodeResult:
     """Plan, fit every scene as a Ray task (jobs/distributed.py), join them: the bytes of the serial encode."""
     from ptcodec.jobs.distributed import run_scenes
 
@@ -195,9 +212,9 @@ def _transcode_scenes(source, output: str, stream: StreamOptions, fitting: FitOp
     plan, stream = _plan(src, gen, stream, max_frames, max_scene_s, progress)
     if target_kbps is not None:
         stream = for_target(stream, target_kbps, tokens=gen.tokens, embed_dim=gen.embed_dim, fps=plan.fps)
-    job = SceneJob(src, plan, stream, fitting, generator, options, planning_threads(options.device))
+    job = SceneJob(src, plan, stream, fitting, generator, options, planning_threads(options.device, threads))
     encoder = job.encoder(gen)  # the stream's header and metadata; it fits nothing
-    store = SceneStore(output, encoder.codec_private, plan.scenes, resume)
+    store = SceneStore(output, encoder.codec_private, plan.scenes, resume, job.threads)
     todo = [scene for scene in plan.scenes if not store.has(scene)]
     kept = len(plan.scenes) - len(todo)
 
