@@ -104,7 +104,8 @@ def main() -> None:
     work_x = np.array([s["work"] for s in per_scene], float)
     secs = np.array([s["seconds"] for s in per_scene])
     b, a = np.polyfit(work_x, secs, 1) if len(set(work_x)) > 1 else (secs.mean() / work_x.mean(), 0.0)
-    print(f"identical bytes: {identical} (default threads), {identical_one_thread} (--threads 1); cluster start+stop {measured['cluster_start_stop']:.1f} s; "
+    print(f"identical bytes: {identical} (default threads), {identical_one_thread} (--threads 1); "
+          f"cluster start+stop {measured['cluster_start_stop']:.1f} s; "
           f"per scene: {a:.2f} s + {b * 1000:.3f} ms per frame-step")
 
     models = []

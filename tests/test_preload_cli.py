@@ -55,7 +55,7 @@ def test_search_options_run_apart_and_qoe_adds_up(tmp_path: Path, capsys) -> Non
     """An ablation (`--search-option`) is recorded, changes the scheduler, and cannot resume into a sweep
     made with other options; every session's QoE is quality - smoothness - 1.85 x stall."""
     base = ["preload-sim", str(TRACES), str(VIDEOS), "--class", "high", "--users", "retention", "--scheduler",
-            "search_prompts", "--gen-fps", "60", "-q"]
+            "search_prompts", "--gen-fps", "60", "-q", "--search-option", "ample_kbps=none"]
     plain, ablated = tmp_path / "plain", tmp_path / "ablated"
     assert main([*base, "--out", str(plain), "--search-option", "budget_ms=1e6", "--search-option", "depth=1"]) == 0
     assert main([*base, "--out", str(ablated), "--search-option", "budget_ms=1e6", "--search-option", "depth=1",
@@ -68,7 +68,7 @@ def test_search_options_run_apart_and_qoe_adds_up(tmp_path: Path, capsys) -> Non
             assert t["qoe"] == pytest.approx(t["quality"] - t["smoothness"] - 1.85 * t["stall_s"], abs=1e-9)
             assert 0 <= t["rule2"] <= t["smoothness"]
     assert json.loads((ablated / "results.json").read_text())["search_options"] == {
-        "budget_ms": 1e6, "depth": 1, "first_chunks_ahead": False, "head_cap_ms": None}
+        "ample_kbps": None, "budget_ms": 1e6, "depth": 1, "first_chunks_ahead": False, "head_cap_ms": None}
     assert "first_chunks_ahead = False" in (ablated / "report.md").read_text()
     # Without first chunks fetched ahead, rule 2 costs less (fewer first chunks come before the chunk it links).
     assert runs["ablated"]["mean"]["rule2"] < runs["plain"]["mean"]["rule2"]

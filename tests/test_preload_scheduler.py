@@ -146,3 +146,26 @@ def test_the_head_cap_stops_buffering_the_playing_video_far_ahead() -> None:
     assert 0 not in {q for q, _ in capped} and capped
     uncapped = _root_actions(SearchScheduler(head_cap_ms=None, horizon_ms=1e9, budget_ms=1e9), players)
     assert 0 in {q for q, _ in uncapped}
+
+
+def test_the_session_mean_throughput_is_all_bytes_over_all_transfer_time() -> None:
+    """Two fetches: 1,000 B in 180 ms and 3,000 B in 1,080 ms, less the 80-ms RTT each: 4,000 B / 1,100 ms."""
+    forecast = search_module.Forecast()
+    assert forecast.mean_bytes_per_ms() == search_module.START_BYTES_PER_MS
+    forecast.measure(1000, 180)
+    forecast.measure(3000, 1080)
+    assert forecast.mean_bytes_per_ms() == pytest.approx(4000 / 1100)
+
+
+@pytest.mark.parametrize(("bytes_per_ms", "ample_kbps", "ample"), [(1000.0, 2000.0, True), (200.0, 2000.0, False),
+                                                                   (1000.0, None, False)])
+def test_ample_bandwidth_switches_the_plan_to_the_ample_settings(bytes_per_ms: float, ample_kbps, ample: bool) -> None:
+    """1,000 B/ms is 8,000 kbit/s, above the 2,000 threshold; 200 B/ms is 1,600 kbit/s, below it."""
+    scheduler = SearchScheduler(budget_ms=1e9, ample_kbps=ample_kbps)
+    normal = (scheduler.stall_weight, scheduler.first_chunks_ahead, scheduler.head_cap_ms, scheduler.horizon_ms)
+    assert normal == (search_module.STALL_WEIGHT, True, search_module.HEAD_CAP_MS, 6000.0)
+    scheduler.forecast.measure(bytes_per_ms * 1000, 1080)
+    scheduler.plan(_players())
+    knobs = (scheduler.stall_weight, scheduler.first_chunks_ahead, scheduler.head_cap_ms, scheduler.horizon_ms)
+    assert knobs == (search_module.AMPLE if ample else normal)
+    assert search_module.AMPLE != normal

@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--coding", choices=CODINGS, default="1.1", help="prompt bitstream (default 1.1, coded)")
     p.add_argument("--search-option", dest="search", action="append", default=[], metavar="NAME=VALUE",
                    help="an option of the search schedulers, for ablations (repeatable): "
-                   + ", ".join(SEARCH_OPTIONS) + "; a number, true/false, or none for head_cap_ms (no cap)")
+                   + ", ".join(SEARCH_OPTIONS)
+                   + "; a number, true/false, or none for head_cap_ms (no cap) and ample_kbps (no ample regime)")
     p.add_argument("--workers", type=positive, default=1, help="processes (default 1)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

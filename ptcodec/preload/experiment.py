@@ -39,6 +39,8 @@ SEARCH_SCHEDULERS = ("search_pixels", "search_prompts")
 SEARCH_OPTIONS = tuple(name for name, p in inspect.signature(SearchScheduler).parameters.items()
                        if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "clock")
 SearchValue = float | bool | None
+NULLABLE = ("head_cap_ms", "ample_kbps")
+"""Search options that `none` turns off."""
 
 
 def search_options(pairs: Sequence[str]) -> tuple[tuple[str, SearchValue], ...]:
@@ -52,7 +54,7 @@ def search_options(pairs: Sequence[str]) -> tuple[tuple[str, SearchValue], ...]:
         word = text.strip().lower()
         if word in ("true", "false") and isinstance(default, bool):
             out[name] = word == "true"
-        elif word == "none" and name == "head_cap_ms":
+        elif word == "none" and name in NULLABLE:
             out[name] = None
         else:
             try:
@@ -62,7 +64,7 @@ def search_options(pairs: Sequence[str]) -> tuple[tuple[str, SearchValue], ...]:
             if isinstance(default, bool) or not math.isfinite(value) or value < 0:
                 raise InputError(f"--search-option {pair}: {name} takes "
                                  + ("true or false" if isinstance(default, bool) else "a number >= 0"
-                                    + (" or none" if name == "head_cap_ms" else "")))
+                                    + (" or none" if name in NULLABLE else "")))
             out[name] = int(value) if name in ("depth", "beam") else value
     return tuple(sorted(out.items()))
 

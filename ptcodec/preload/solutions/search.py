@@ -30,6 +30,12 @@ the playing video is buffered at most `head_cap_ms` × P(watched) ahead (PDAS-li
 a time budget (`budget_ms`, default 10): once spent, no further ply is expanded and the best sequence
 found so far decides; the first ply is always complete.
 
+**Two regimes.** While the session's measured throughput so far (all bytes over all transfer time, far
+steadier than the RobustMPC forecast) is below `ample_kbps` (2000, just above the top level), the knobs
+above hold. From there on bandwidth is not what stalls a feed: the generator queue and the swipe are.
+The decision then weighs a stall at the score's own 1.85, does not fetch queued videos' first chunks
+ahead, and looks 20 s ahead (`AMPLE`). `ample_kbps=None` keeps one regime throughout.
+
 **The comparisons** (`PdasStyle`, `DashletStyle`) are simple Algorithms *in the style of* PDAS (a per-video
 buffer cap from the watch probability) and Dashlet (NSDI 2023: chunks fetched in the order the viewer is
 expected to need them, from the swipe distribution); they are not those systems' code.
@@ -52,6 +58,12 @@ START_BYTES_PER_MS = 125.0  # 1 Mbit/s until a fetch is measured
 # more than the score's 1.85 and the playing video is buffered at most 5 s x P(watched) ahead.
 STALL_WEIGHT = 3.0
 HEAD_CAP_MS = 5000.0
+# With ample bandwidth (see `ample_kbps`): the score's own stall weight, no first chunks fetched early
+# (the challenge's rule 2 charges them), the same head cap, a 20 s horizon. Order: stall_weight,
+# first_chunks_ahead, head_cap_ms, horizon_ms. Tuned on the even traces of the high class, checked on the odd.
+AMPLE = (REBUF_WEIGHT, False, HEAD_CAP_MS, 20000.0)
+AMPLE_KBPS = 2000.0
+"""Just above the top pixel level (1850 kbit/s): a link whose mean so far sustains it has bandwidth to spare."""
 
 
 # --- the generator (shared with the simulator's ComputeSession) ---
@@ -166,13 +178,20 @@ class Forecast:
         self.samples: list[float] = []
         self.errors: list[float] = []
         self.last: float | None = None
+        self.total_bytes, self.total_ms = 0.0, 0.0
 
     def measure(self, nbytes: float, delay_ms: float) -> None:
         rate = nbytes / max(delay_ms - RTT_MS, 1.0)
+        self.total_bytes += nbytes
+        self.total_ms += max(delay_ms - RTT_MS, 1.0)
         if self.last is not None:
             self.errors = (self.errors + [abs(self.last - rate) / rate])[-HISTORY:]
         self.samples = (self.samples + [rate])[-HISTORY:]
         self.last = len(self.samples) / sum(1 / s for s in self.samples)
+
+    def mean_bytes_per_ms(self) -> float:
+        """The session's throughput so far (all bytes over all transfer time): steadier than the forecast."""
+        return self.total_bytes / self.total_ms if self.total_ms else START_BYTES_PER_MS
 
     def bytes_per_ms(self) -> float:
         if self.last is None:
@@ -220,7 +239,7 @@ class SearchScheduler:
                  beam: int = 4, budget_ms: float = 10.0, horizon_ms: float = 6000.0, min_watch: float = 0.05,
                  sleep_ms: float = 250.0, bound_ms: float = 4000.0, stall_weight: float = STALL_WEIGHT,
                  first_chunks_ahead: bool = True, head_cap_ms: float | None = HEAD_CAP_MS, early_first_penalty: bool = True,
-                 clock=time.perf_counter) -> None:
+                 ample_kbps: float | None = AMPLE_KBPS, clock=time.perf_counter) -> None:
         self.kbps = LEVEL_KBPS + tuple(prompt_kbps)
         self.chunk_gen_ms = float(chunk_gen_ms)
         self.depth, self.beam, self.budget_ms = depth, beam, budget_ms
@@ -234,6 +253,9 @@ class SearchScheduler:
         # The challenge's rule 2 (ptcodec.preload.session): a video's first chunk fetched before the previous
         # video's last watched chunk costs its full kbps when that chunk comes; charged, as expected, up front.
         self.early_first_penalty = early_first_penalty
+        # A decision taken while the session's mean throughput is at least `ample_kbps` plans with AMPLE instead.
+        self.ample_kbps = ample_kbps
+        self._normal = (stall_weight, first_chunks_ahead, head_cap_ms, horizon_ms)
         self.clock = clock
         self.Initialize()
 
@@ -365,6 +387,8 @@ class SearchScheduler:
     def plan(self, Players) -> tuple[int, int, float]:  # noqa: N803
         """(queue position, level, sleep ms) of the best first decision."""
         started = self.clock()
+        ample = self.ample_kbps is not None and self.forecast.mean_bytes_per_ms() * 8 >= self.ample_kbps
+        self.stall_weight, self.first_chunks_ahead, self.head_cap_ms, self.horizon_ms = AMPLE if ample else self._normal
         views = self._views(Players)
         root = _Plan(0.0, 0.0, None, [v.chunk for v in views],
                      [self.kbps[v.last_kbps] if v.last_kbps is not None else None for v in views],
