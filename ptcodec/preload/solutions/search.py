@@ -46,6 +46,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
+from typing import NamedTuple
 
 LEVEL_KBPS = (750, 1200, 1850)
 CHUNK_MS = 1000.0
@@ -58,10 +59,20 @@ START_BYTES_PER_MS = 125.0  # 1 Mbit/s until a fetch is measured
 # more than the score's 1.85 and the playing video is buffered at most 5 s x P(watched) ahead.
 STALL_WEIGHT = 3.0
 HEAD_CAP_MS = 5000.0
-# With ample bandwidth (see `ample_kbps`): the score's own stall weight, no first chunks fetched early
-# (the challenge's rule 2 charges them), the same head cap, a 20 s horizon. Order: stall_weight,
-# first_chunks_ahead, head_cap_ms, horizon_ms. Tuned on the even traces of the high class, checked on the odd.
-AMPLE = (REBUF_WEIGHT, False, HEAD_CAP_MS, 20000.0)
+
+
+class Regime(NamedTuple):
+    """The search settings that change with the bandwidth regime (see `ample_kbps`)."""
+
+    stall_weight: float
+    first_chunks_ahead: bool
+    head_cap_ms: float | None
+    horizon_ms: float
+
+
+# With ample bandwidth: the score's own stall weight, no first chunks fetched early (the challenge's rule 2
+# charges them), the same head cap, a 20 s horizon. Tuned on the even traces of the high class, checked on the odd.
+AMPLE = Regime(REBUF_WEIGHT, False, HEAD_CAP_MS, 20000.0)
 AMPLE_KBPS = 2000.0
 """Just above the top pixel level (1850 kbit/s): a link whose mean so far sustains it has bandwidth to spare."""
 
@@ -181,9 +192,10 @@ class Forecast:
         self.total_bytes, self.total_ms = 0.0, 0.0
 
     def measure(self, nbytes: float, delay_ms: float) -> None:
-        rate = nbytes / max(delay_ms - RTT_MS, 1.0)
+        transfer_ms = max(delay_ms - RTT_MS, 1.0)
+        rate = nbytes / transfer_ms
         self.total_bytes += nbytes
-        self.total_ms += max(delay_ms - RTT_MS, 1.0)
+        self.total_ms += transfer_ms
         if self.last is not None:
             self.errors = (self.errors + [abs(self.last - rate) / rate])[-HISTORY:]
         self.samples = (self.samples + [rate])[-HISTORY:]
@@ -255,7 +267,7 @@ class SearchScheduler:
         self.early_first_penalty = early_first_penalty
         # A decision taken while the session's mean throughput is at least `ample_kbps` plans with AMPLE instead.
         self.ample_kbps = ample_kbps
-        self._normal = (stall_weight, first_chunks_ahead, head_cap_ms, horizon_ms)
+        self._normal = Regime(stall_weight, first_chunks_ahead, head_cap_ms, horizon_ms)
         self.clock = clock
         self.Initialize()
 
