@@ -36,7 +36,7 @@ import torch
 
 from ptcodec.encoder import Encoder, FitOptions, StreamOptions
 from ptcodec.encoder.fit import Budget, Segment, fit
-from ptcodec.encoder.options import QUASI_NEWTON_STEPS
+from ptcodec.encoder.options import QUASI_NEWTON_STEPS, QUASI_NEWTON_WARMUP
 from ptcodec.encoder.reachable import reachable_clip
 from ptcodec.generators import load_generator
 from ptcodec.jobs.decode import decode_file
@@ -109,7 +109,7 @@ def compare(gen, problems: list[dict], args: argparse.Namespace) -> dict:
         # released recipe's frame-steps allow (the cosine horizon of the earlier measurements)
         steps = first_steps if p["scene_start"] else p["frame_steps"] // len(segment.targets)
         budget = Budget(steps, lr=ours.learning_rate, patience=10**9, target_loss=p["loss"],
-                        quasi_newton=QUASI_NEWTON_STEPS if p["scene_start"] else 0)
+                        quasi_newton=QUASI_NEWTON_STEPS if p["scene_start"] else 0, warmup=QUASI_NEWTON_WARMUP)
         t0 = time.perf_counter()
         mine = fit(segment, encoder.loss, p["start"], budget)
         seconds = time.perf_counter() - t0
@@ -185,7 +185,8 @@ def main() -> None:
                        "python": platform.python_version(), "torch": torch.__version__,
                        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
            "generator": {"id": gen.id, "fingerprint": gen.fingerprint().hex()},
-           "ptcodec_recipe": {**dataclasses.asdict(FitOptions()), "quasi_newton_steps": QUASI_NEWTON_STEPS},
+           "ptcodec_recipe": {**dataclasses.asdict(FitOptions()), "quasi_newton_steps": QUASI_NEWTON_STEPS,
+                              "quasi_newton_warmup": QUASI_NEWTON_WARMUP},
            "settings": vars(args)}
     if not args.skip_transcode:
         out["transcode"] = transcode_speed(clip, args)

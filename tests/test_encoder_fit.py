@@ -47,13 +47,16 @@ def cold_problem(generator: Counting) -> tuple[Segment, tuple[torch.Tensor, torc
     return segment, start
 
 
-@pytest.mark.parametrize("quasi_newton", [0, 6])
-def test_fit_counts_every_rendered_frame_and_reports_the_loss_of_its_quantized_factors(quasi_newton):
+@pytest.mark.parametrize(("quasi_newton", "warmup"), [(0, 0), (4, 0), (4, 3)])
+def test_fit_counts_every_rendered_frame_and_reports_the_loss_of_its_quantized_factors(quasi_newton, warmup):
     generator = Counting()
     segment, start = cold_problem(generator)
     loss_fn = FitLoss("msssim", 0.8, 0.0, None)
-    result = fit(segment, loss_fn, start, Budget(12, lr=0.1, patience=10**9, quasi_newton=quasi_newton))
+    reported: list[int] = []
+    result = fit(segment, loss_fn, start, Budget(12, lr=0.1, patience=10**9, quasi_newton=quasi_newton, warmup=warmup),
+                 progress=lambda taken, loss, psnr: reported.append(taken))
     assert result.steps == 12
+    assert reported == list(range(12))  # Adam warm-up, L-BFGS evaluations, then Adam: one count
     assert result.frame_steps == 12 * step_cost(1, 1, released=False) == generator.frames
     with torch.no_grad():
         frames, cond = segment.render(result.u, result.v)  # through the bitstream's quantizer
@@ -71,3 +74,15 @@ def test_the_quasi_newton_start_lowers_the_loss_and_is_deterministic():
     adam, first, again = runs
     assert first.loss < adam.loss
     assert torch.equal(first.u, again.u) and torch.equal(first.v, again.v)
+
+
+def test_the_warmup_applies_only_before_an_lbfgs_phase():
+    loss_fn = FitLoss("msssim", 0.8, 0.0, None)
+
+    def run(quasi_newton: int, warmup: int) -> torch.Tensor:
+        segment, start = cold_problem(Counting())
+        return fit(segment, loss_fn, start, Budget(9, lr=0.1, patience=10**9, quasi_newton=quasi_newton,
+                                                   warmup=warmup)).u
+
+    assert torch.equal(run(0, 0), run(0, 3))  # no L-BFGS phase: no warm-up, the same cosine Adam
+    assert not torch.equal(run(3, 0), run(3, 3))

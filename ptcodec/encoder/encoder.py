@@ -34,7 +34,14 @@ from ptcodec.decoder import DecodedFrame, Decoder
 from ptcodec.encoder import mirrors
 from ptcodec.encoder.fit import Budget, FitResult, Segment, fit, fit_released, step_cost
 from ptcodec.encoder.losses import FitLoss
-from ptcodec.encoder.options import QUASI_NEWTON_STEPS, RELEASED_CHECK_EVERY, FitOptions, StreamOptions, describe
+from ptcodec.encoder.options import (
+    QUASI_NEWTON_STEPS,
+    QUASI_NEWTON_WARMUP,
+    RELEASED_CHECK_EVERY,
+    FitOptions,
+    StreamOptions,
+    describe,
+)
 from ptcodec.encoder.rdoq import rdoq_keyframe
 from ptcodec.encoder.resume import Replay
 from ptcodec.encoder.scenes import KeyframePlanner, PlannedScenes, SceneCutDetector, next_refresh, plan_keyframes
@@ -383,7 +390,7 @@ class Encoder:
                                   progress=self._on_step)
         else:
             budget = Budget(steps, lr=opts.learning_rate, patience=opts.patience, target_psnr=opts.target_psnr,
-                            quasi_newton=QUASI_NEWTON_STEPS if first else 0)
+                            quasi_newton=QUASI_NEWTON_STEPS if first else 0, warmup=QUASI_NEWTON_WARMUP)
             result = fit(segment, self.loss, init, budget, smoothing=opts.smoothing, progress=self._on_step)
         result.u, result.v = result.u.float().cpu(), result.v.float().cpu()
         return result

@@ -10,9 +10,10 @@ process (ptcodec/encoder/mirrors.py). Two optimizers drive it:
 - `fit` (ptcodec's recipe): all frames of the segment in one batched generator
   call per step; optionally first L-BFGS with a strong Wolfe line search on the
   loss without the quantizer (`Budget.quasi_newton`: it finds the basin of a cold
-  start in a few hundred evaluations where Adam needs over a thousand), then Adam
-  through the quantizer with a warm-up-free cosine decay, the best iterate kept,
-  and early stopping on a plateau or when a target PSNR is reached;
+  start in a few hundred evaluations where Adam needs over a thousand), preceded
+  by `Budget.warmup` Adam steps that keep it out of poor basins; then Adam through
+  the quantizer with a cosine decay, the best iterate kept, and early stopping on
+  a plateau or when a target PSNR is reached;
 - `fit_released`: the released Promptus code's loop (one optimizer step per
   frame, then the worst frame twice, Adam lr 0.1 halved on plateau), kept to
   measure ptcodec's recipe against.
@@ -114,6 +115,10 @@ class Budget:
     out of `max_steps` (at most a third of them: Adam needs the rest). The quantizer makes
     the loss a staircase that a line search cannot follow, so L-BFGS fits the smooth loss
     and Adam (straight-through) then adapts the factors to the quantizer."""
+    warmup: int = 0
+    """Adam steps at the constant learning rate before the L-BFGS phase (none without one; at
+    most a third of `max_steps`). Started cold, L-BFGS can settle in a poor basin that Adam
+    steps over (the natural clip's first keyframe in benchmarks/results/encoder_fit.md)."""
 
 
 @dataclass
@@ -160,14 +165,20 @@ def fit(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tens
             loss = smoothing * loss + (1 - smoothing) * _prompt_change(segment, u, v)
         return loss, frames
 
-    taken = _quasi_newton(u, v, objective, min(budget.quasi_newton, budget.max_steps // 3), progress)
-    adam_steps = budget.max_steps - taken
+    quasi_newton = min(budget.quasi_newton, budget.max_steps // 3)
+    warmup = min(budget.warmup, budget.max_steps // 3) if quasi_newton else 0
+    adam_steps = budget.max_steps - quasi_newton
     optimizer = torch.optim.Adam([u, v], lr=budget.lr)
     full = slice(len(targets) - len(segment.targets), None)  # the full-rank frames
     best = FitResult(u.detach().clone(), v.detach().clone(), math.inf, -math.inf, 0, 0)
-    since_best = 0
+    since_best, taken = 0, 0
     for step in range(adam_steps):
-        ratio = budget.min_lr_ratio + (1 - budget.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * step / adam_steps))
+        if step == warmup and quasi_newton:  # the L-BFGS phase, then a fresh Adam from its point
+            taken = _quasi_newton(u, v, objective, quasi_newton,
+                                  None if progress is None else lambda n, loss, psnr: progress(warmup + n, loss, psnr))
+            optimizer = torch.optim.Adam([u, v], lr=budget.lr)
+        decay = (step - warmup) / (adam_steps - warmup)
+        ratio = 1.0 if step < warmup else budget.min_lr_ratio + (1 - budget.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * decay))
         for group in optimizer.param_groups:
             group["lr"] = budget.lr * ratio
         loss, frames = objective()

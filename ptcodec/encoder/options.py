@@ -45,6 +45,11 @@ QUASI_NEWTON_STEPS = 300
 slowest. Later keyframes start warm, where L-BFGS lost to Adam alone
 (benchmarks/results/encoder_fit.md). A constant of the recipe, not a setting, so the
 stream's metadata (the settings) stays that of ptcodec 0.1.0."""
+QUASI_NEWTON_WARMUP = 300
+"""Adam steps (constant learning rate) before that L-BFGS phase (fit.Budget.warmup). Started
+from the uniform start, L-BFGS settled the natural clip's first keyframe in a basin that
+2000 steps did not leave; after 300 Adam steps both benchmark cold keyframes reach the
+released loss (benchmarks/results/encoder_fit.md). A recipe constant like the one above."""
 RELEASED_ITERATIONS = {"first_steps": 10_000, "later_steps": 1_500}
 """The released Promptus code's iterations (frame 0 / later keyframes)."""
 
