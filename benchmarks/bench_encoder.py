@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from ptcodec.encoder import Encoder, FitOptions, StreamOptions
-from ptcodec.encoder.fit import Budget, Segment, fit
+from ptcodec.encoder.fit import Segment, fit
 from ptcodec.encoder.options import QUASI_NEWTON_STEPS, QUASI_NEWTON_WARMUP
 from ptcodec.encoder.reachable import reachable_clip
 from ptcodec.generators import load_generator
@@ -108,8 +108,7 @@ def compare(gen, problems: list[dict], args: argparse.Namespace) -> dict:
         # a scene's first keyframe: the default preset's budget; later ones: as many steps as the
         # released recipe's frame-steps allow (the cosine horizon of the earlier measurements)
         steps = first_steps if p["scene_start"] else p["frame_steps"] // len(segment.targets)
-        budget = Budget(steps, lr=ours.learning_rate, patience=10**9, target_loss=p["loss"],
-                        quasi_newton=QUASI_NEWTON_STEPS if p["scene_start"] else 0, warmup=QUASI_NEWTON_WARMUP)
+        budget = dataclasses.replace(encoder.budget(steps, p["scene_start"]), patience=10**9, target_loss=p["loss"])
         t0 = time.perf_counter()
         mine = fit(segment, encoder.loss, p["start"], budget)
         seconds = time.perf_counter() - t0

@@ -389,11 +389,17 @@ class Encoder:
             result = fit_released(segment, self.loss, init, steps, check_every=check_every, lr=opts.learning_rate,
                                   progress=self._on_step)
         else:
-            budget = Budget(steps, lr=opts.learning_rate, patience=opts.patience, target_psnr=opts.target_psnr,
-                            quasi_newton=QUASI_NEWTON_STEPS if first else 0, warmup=QUASI_NEWTON_WARMUP)
-            result = fit(segment, self.loss, init, budget, smoothing=opts.smoothing, progress=self._on_step)
+            result = fit(segment, self.loss, init, self.budget(steps, first), smoothing=opts.smoothing,
+                         progress=self._on_step)
         result.u, result.v = result.u.float().cpu(), result.v.float().cpu()
         return result
+
+    def budget(self, steps: int, first: bool) -> Budget:
+        """ptcodec's recipe for one keyframe of `steps` steps (`first`: a scene's first, started cold),
+        in one place so that benchmarks/bench_encoder.py measures what the encoder runs."""
+        opts = self.fitting
+        return Budget(steps, lr=opts.learning_rate, patience=opts.patience, target_psnr=opts.target_psnr,
+                      quasi_newton=QUASI_NEWTON_STEPS if first else 0, warmup=QUASI_NEWTON_WARMUP)
 
     def _start(self, frame: int, opens_scene: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """Warm start from the previous keyframe's dequantized factors (what the

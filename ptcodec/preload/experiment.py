@@ -36,11 +36,12 @@ PROMPT_SCHEDULERS = ("search_prompts",)
 SCHEDULERS = (*PIXEL_SCHEDULERS, *PROMPT_SCHEDULERS)
 SEARCH_SCHEDULERS = ("search_pixels", "search_prompts")
 # The search scheduler's keyword options that an experiment may set (ablations; the defaults are the tuned ones).
-SEARCH_OPTIONS = tuple(name for name, p in inspect.signature(SearchScheduler).parameters.items()
-                       if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "clock")
+_SEARCH_PARAMETERS = {name: p for name, p in inspect.signature(SearchScheduler).parameters.items()
+                      if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "clock"}
+SEARCH_OPTIONS = tuple(_SEARCH_PARAMETERS)
 SearchValue = float | bool | None
-NULLABLE = ("head_cap_ms", "ample_kbps")
-"""Search options that `none` turns off."""
+NULLABLE = tuple(name for name, p in _SEARCH_PARAMETERS.items() if "None" in str(p.annotation))
+"""Search options that `none` turns off (those the scheduler types as `... | None`)."""
 
 
 def search_options(pairs: Sequence[str]) -> tuple[tuple[str, SearchValue], ...]:
