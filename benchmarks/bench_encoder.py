@@ -63,7 +63,9 @@ def released_problems(gen, clip: np.ndarray, args: argparse.Namespace) -> list[d
         rel = fit_released(segment, init, steps, first)
         # ptcodec's start: a scene's cold start, else the previous keyframe's factors (the released chain's)
         start = cold if segment.left is None else tuple(f.clone() for f in segment.left)
-        problems.append({"segment": {k: getattr(segment, k) for k in SEGMENT_FIELDS}, "start": start,
+        # plain ints (not the syntax's IntEnums), so that the cache loads with weights_only=True
+        fields = {k: int(v) if isinstance(v, int) else v for k, v in ((k, getattr(segment, k)) for k in SEGMENT_FIELDS)}
+        problems.append({"segment": fields, "start": start,
                          "scene_start": first, "frame_steps": rel.frame_steps, "seconds": time.perf_counter() - t0,
                          "loss": rel.loss, "psnr": rel.psnr})
         print(f"  released keyframe {len(problems) - 1}: {rel.frame_steps} frame-steps "
@@ -83,7 +85,7 @@ def cached_problems(gen, name: str, clip: np.ndarray, args: argparse.Namespace) 
            "interval": args.interval, "perceptual": args.perceptual, "generator": gen.id,
            "frames": len(clip), "size": list(clip.shape[1:3]), "clip": args.clip if name == "natural" else None}
     path = Path(args.released_cache) if args.released_cache else None
-    cache = torch.load(path, weights_only=False) if path is not None and path.exists() else {}
+    cache = torch.load(path, weights_only=True) if path is not None and path.exists() else {}
     if name in cache and cache[name]["key"] == key:
         print(f"  released problems from {path}", flush=True)
         return cache[name]["problems"]
