@@ -63,8 +63,9 @@ def released_problems(gen, clip: np.ndarray, args: argparse.Namespace) -> list[d
         rel = fit_released(segment, init, steps, first)
         # ptcodec's start: a scene's cold start, else the previous keyframe's factors (the released chain's)
         start = cold if segment.left is None else tuple(f.clone() for f in segment.left)
+        fields = {k: getattr(segment, k) for k in SEGMENT_FIELDS}
         # plain ints (not the syntax's IntEnums), so that the cache loads with weights_only=True
-        fields = {k: int(v) if isinstance(v, int) else v for k, v in ((k, getattr(segment, k)) for k in SEGMENT_FIELDS)}
+        fields = {k: int(v) if isinstance(v, int) else v for k, v in fields.items()}
         problems.append({"segment": fields, "start": start,
                          "scene_start": first, "frame_steps": rel.frame_steps, "seconds": time.perf_counter() - t0,
                          "loss": rel.loss, "psnr": rel.psnr})
