@@ -35,8 +35,9 @@ import numpy as np
 import torch
 
 from ptcodec.encoder import Encoder, FitOptions, StreamOptions
+from ptcodec.encoder.encoder import fit_work, starting_factors
 from ptcodec.encoder.fit import Segment, fit
-from ptcodec.encoder.options import QUASI_NEWTON_STEPS, QUASI_NEWTON_WARMUP
+from ptcodec.encoder.options import QUASI_NEWTON_STEPS, QUASI_NEWTON_WARMUP, WARM_START_MAX_SCALE
 from ptcodec.encoder.reachable import reachable_clip
 from ptcodec.generators import load_generator
 from ptcodec.jobs.decode import decode_file
@@ -104,20 +105,27 @@ def compare(gen, problems: list[dict], args: argparse.Namespace) -> dict:
     ours = FitOptions(perceptual=args.perceptual)
     encoder = Encoder(gen, StreamOptions(ranks=(args.rank,), interval=args.interval), ours, width=args.size,
                       height=args.size, fps=30)
-    first_steps, _ = ours.steps()
     rows = []
+    frame = -1
     for i, p in enumerate(problems):
         segment = Segment(generator=gen, **p["segment"])
-        # a scene's first keyframe: the default preset's budget; later ones: as many steps as the
-        # released recipe's frame-steps allow (the cosine horizon of the earlier measurements)
-        steps = first_steps if p["scene_start"] else p["frame_steps"] // len(segment.targets)
+        frame += len(segment.targets)  # the segments tile the clip: this one ends on its keyframe
+        # the default preset's budget (its cosine horizon), as the encoder runs it
+        _, steps = fit_work(encoder.stream, ours, len(segment.targets), p["scene_start"])
         budget = dataclasses.replace(encoder.budget(steps, p["scene_start"]), patience=10**9, target_loss=p["loss"])
+        start = p["start"]
+        if not p["scene_start"]:  # p["start"] holds the previous keyframe's factors (the released chain's)
+            u, v = starting_factors(gen, ours, args.rank, frame, (start[0].numpy(), start[1].numpy()))
+            start = torch.from_numpy(u), torch.from_numpy(v)
         t0 = time.perf_counter()
-        mine = fit(segment, encoder.loss, p["start"], budget)
+        mine = fit(segment, encoder.loss, start, budget)
         seconds = time.perf_counter() - t0
         row = {"scene_start": p["scene_start"], "segment_frames": len(segment.targets),
                "released": {k: p[k] for k in ("frame_steps", "seconds", "loss", "psnr")},
-               "ptcodec": {"frame_steps": mine.frame_steps, "steps": mine.steps, "seconds": seconds,
+               "ptcodec": {"frame_steps": mine.frame_steps, "judged_frames": mine.judged_frames,
+                           "steps": mine.steps, "budget_steps": steps, "single_frame": budget.single_frame,
+                           "warm_start": not p["scene_start"] and torch.equal(start[0], p["start"][0]),
+                           "seconds": seconds,
                            "loss": mine.loss, "psnr": mine.psnr, "reached": mine.loss <= p["loss"]}}
         row["step_ratio"] = mine.frame_steps / p["frame_steps"]
         rows.append(row)
@@ -188,7 +196,8 @@ def main() -> None:
                        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
            "generator": {"id": gen.id, "fingerprint": gen.fingerprint().hex()},
            "ptcodec_recipe": {**dataclasses.asdict(FitOptions()), "quasi_newton_steps": QUASI_NEWTON_STEPS,
-                              "quasi_newton_warmup": QUASI_NEWTON_WARMUP},
+                              "quasi_newton_warmup": QUASI_NEWTON_WARMUP, "warm_start_max_scale": WARM_START_MAX_SCALE,
+                              "later_keyframes": "single-frame steps (fit.Budget.single_frame)"},
            "settings": vars(args)}
     if not args.skip_transcode:
         out["transcode"] = transcode_speed(clip, args)

@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from ptcodec.encoder import FitOptions
+from ptcodec.encoder.encoder import starting_factors, uniform_prompt_rms
 from ptcodec.encoder.fit import Budget, Segment, fit, step_cost
 from ptcodec.encoder.losses import FitLoss
+from ptcodec.encoder.options import WARM_START_MAX_SCALE
 from ptcodec.generators import load_generator
 from ptcodec.process import noise
 from ptcodec.ptv import QuantScheme
@@ -86,3 +89,84 @@ def test_the_warmup_applies_only_before_an_lbfgs_phase():
 
     assert torch.equal(run(0, 0), run(0, 3))  # no L-BFGS phase: no warm-up, the same cosine Adam
     assert not torch.equal(run(3, 0), run(3, 3))
+
+
+def warm_problem(generator: Counting, frames: int = 4) -> tuple[Segment, tuple[torch.Tensor, torch.Tensor]]:
+    """A later keyframe: `frames` frames between fixed left factors and the ones being fitted."""
+    segment, start = cold_problem(generator)
+    rng = np.random.RandomState(2)
+    left = torch.from_numpy(rng.random_sample((77, RANK)).astype(np.float32)), torch.from_numpy(
+        rng.random_sample((RANK, 1024)).astype(np.float32))
+    weights = torch.arange(1, frames + 1, dtype=torch.float32) / frames
+    segment.left, segment.weights = left, weights
+    segment.targets = segment.targets.repeat(frames, 1, 1, 1) * weights[:, None, None, None]
+    generator.frames = 0
+    return segment, start
+
+
+def test_single_frame_steps_count_every_backward_frame_and_every_judged_one():
+    generator = Counting()
+    segment, start = warm_problem(generator, frames=4)
+    loss_fn = FitLoss("msssim", 0.8, 0.0, None)
+    reported: list[int] = []
+    result = fit(segment, loss_fn, start, Budget(10, lr=0.1, patience=10**9, single_frame=True),
+                 progress=lambda taken, loss, psnr: reported.append(taken))
+    assert result.steps == 10 and reported == list(range(10))
+    assert result.frame_steps == 10  # one frame per step
+    # a pass of 4 frames is judged after steps 4 and 8, and the last (partial) pass at the end
+    assert result.judged_frames == 3 * 4
+    assert generator.frames == result.frame_steps + result.judged_frames
+    with torch.no_grad():
+        frames, cond = segment.render(result.u, result.v)
+        assert float(loss_fn(frames, segment.targets_for(), cond).mean()) == pytest.approx(result.loss, rel=1e-5)
+
+
+def test_single_frame_steps_stop_at_a_pass_once_the_target_is_reached():
+    loss_fn = FitLoss("msssim", 0.8, 0.0, None)
+    segment, start = warm_problem(Counting(), frames=4)
+    free = fit(segment, loss_fn, start, Budget(40, lr=0.1, patience=10**9, single_frame=True))
+    segment, start = warm_problem(Counting(), frames=4)
+    with torch.no_grad():
+        frames, cond = segment.render(*start)
+        first = float(loss_fn(frames, segment.targets_for(), cond).mean())
+    target = (first + free.loss) / 2  # reached somewhere inside the budget
+    stopped = fit(segment, loss_fn, start, Budget(40, lr=0.1, patience=10**9, single_frame=True, target_loss=target))
+    assert stopped.loss <= target and stopped.steps < 40 and stopped.steps % 4 == 0
+    assert stopped.frame_steps == stopped.steps
+
+
+def test_a_scene_start_fits_the_same_with_or_without_single_frame_steps():
+    loss_fn = FitLoss("msssim", 0.8, 0.0, None)
+    runs = []
+    for single in (False, True):  # one frame: every step is the whole segment
+        segment, start = cold_problem(Counting())
+        runs.append(fit(segment, loss_fn, start, Budget(6, lr=0.1, patience=10**9, single_frame=single)))
+    assert torch.equal(runs[0].u, runs[1].u) and runs[0].judged_frames == runs[1].judged_frames == 0
+
+
+def test_the_uniform_prompt_rms_is_that_of_sampled_uniform_factors():
+    rng = np.random.default_rng(3)
+    for rank in (1, 4, 8):
+        c = rng.random((200, 77, rank)) @ rng.random((200, rank, 64))
+        assert float(np.sqrt(np.mean(c**2))) == pytest.approx(uniform_prompt_rms(rank), rel=0.01)
+
+
+def test_a_later_keyframe_starts_warm_unless_the_previous_prompt_is_far_larger_than_the_uniform_start():
+    generator = load_generator("reference")
+    rng = np.random.RandomState(5)
+    last = rng.random_sample((77, RANK)).astype(np.float32), rng.random_sample((RANK, 1024)).astype(np.float32)
+    uniform = np.random.RandomState(0 + 10)  # the released start of frame 10, seed 0
+    released_start = uniform.random_sample((77, RANK)).astype(np.float32), uniform.random_sample((RANK, 1024)).astype(np.float32)
+    warm = starting_factors(generator, FitOptions(), RANK, 10, last)
+    assert np.array_equal(warm[0], last[0]) and np.array_equal(warm[1], last[1])
+    # the same prompt scaled past WARM_START_MAX_SCALE times the uniform start's RMS (it is about 1x now)
+    scale = np.float32(np.sqrt(1.2 * WARM_START_MAX_SCALE))
+    cold = starting_factors(generator, FitOptions(), RANK, 10, (last[0] * scale, last[1] * scale))
+    assert np.array_equal(cold[0], released_start[0]) and np.array_equal(cold[1], released_start[1])
+    kept = np.float32(np.sqrt(0.8 * WARM_START_MAX_SCALE))
+    assert np.array_equal(starting_factors(generator, FitOptions(), RANK, 10, (last[0] * kept, last[1]))[0],
+                          last[0] * kept)
+    # the released recipe always starts uniform; so does a scene's first keyframe
+    for options, previous in ((FitOptions(recipe="released"), last), (FitOptions(), None)):
+        u, _ = starting_factors(generator, options, RANK, 10, previous)
+        assert np.array_equal(u, released_start[0])

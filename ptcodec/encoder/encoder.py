@@ -38,6 +38,7 @@ from ptcodec.encoder.options import (
     QUASI_NEWTON_STEPS,
     QUASI_NEWTON_WARMUP,
     RELEASED_CHECK_EVERY,
+    WARM_START_MAX_SCALE,
     FitOptions,
     StreamOptions,
     describe,
@@ -92,8 +93,12 @@ class EncodeReport:
 def fit_work(stream: StreamOptions, fitting: FitOptions, frames: int, opens_scene: bool) -> tuple[int, int]:
     """(cost of one step, step budget) of fitting a keyframe whose segment has `frames` frames."""
     first_steps, later_steps = fitting.steps()
-    cost = step_cost(frames, len(stream.rank_ladder), released=fitting.recipe == "released")
-    return cost, first_steps if opens_scene else later_steps
+    released = fitting.recipe == "released"
+    if opens_scene or released:
+        return step_cost(frames, len(stream.rank_ladder), released), first_steps if opens_scene else later_steps
+    # ptcodec's later keyframes take one frame per step (fit.Budget.single_frame), for the
+    # preset's frame-steps: `later_steps` steps' worth of the whole segment
+    return step_cost(1, len(stream.rank_ladder), released), later_steps * frames
 
 
 def planned_work(stream: StreamOptions, fitting: FitOptions, scene_starts: list[int], frame_count: int,
@@ -108,6 +113,28 @@ def planned_work(stream: StreamOptions, fitting: FitOptions, scene_starts: list[
             work += cost * budget
             previous = key
     return work
+
+
+def uniform_prompt_rms(rank: int) -> float:
+    """RMS of c = u v with u, v uniform in [0, 1) (the released start): each entry sums `rank`
+    products with E[uv] = 1/4 and E[(uv)^2] = 1/9, so E[c^2] = rank^2/16 + rank (1/9 - 1/16)."""
+    return math.sqrt(rank**2 / 16 + rank * (1 / 9 - 1 / 16))
+
+
+def starting_factors(generator: Generator, fitting: FitOptions, rank: int, frame: int,
+                     last: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Where keyframe `frame`'s fit starts. ptcodec's recipe: `last` (the previous keyframe's
+    factors; None at a scene's first keyframe) unless its prompt is over WARM_START_MAX_SCALE
+    times the uniform start's RMS. Otherwise, and always in the released recipe, the released
+    code's start: u, v uniform in [0, 1), seeded by the frame."""
+    if last is not None and fitting.recipe == "ptcodec" and last[0].shape[1] == rank:
+        rms = float(np.sqrt(np.mean(np.square(last[0].astype(np.float64) @ last[1].astype(np.float64)))))
+        if rms <= WARM_START_MAX_SCALE * uniform_prompt_rms(rank):
+            return np.array(last[0], np.float32), np.array(last[1], np.float32)
+    rng = np.random.RandomState(fitting.seed + frame)
+    u = rng.random_sample((generator.tokens, rank)).astype(np.float32)
+    v = rng.random_sample((rank, generator.embed_dim)).astype(np.float32)
+    return u, v
 
 
 def make_header(generator: Generator, options: StreamOptions, width: int, height: int, fps: Fraction,
@@ -347,28 +374,27 @@ class Encoder:
         return packets
 
     def _fit(self, b: int, scene: SceneInit | None) -> FitResult:
-        segment, steps = self._segment(b, scene)
-        cost, _ = fit_work(self.stream, self.fitting, len(segment.targets), scene is not None)
+        segment = self._segment(b, scene)
+        cost, steps = fit_work(self.stream, self.fitting, len(segment.targets), scene is not None)
         self._fitting = (b, cost, steps, 0)
         result = self._optimize(segment, self._start(b, opens_scene=scene is not None), steps, first=scene is not None)
         self._fitting = None
         self._work_done += cost * steps  # in full, if it stopped early: the plan counted it so
         return result
 
-    def _segment(self, b: int, scene: SceneInit | None) -> tuple[Segment, int]:
-        """The frames keyframe b decides, as the decoder will render them; and the step budget."""
+    def _segment(self, b: int, scene: SceneInit | None) -> Segment:
+        """The frames keyframe b decides, as the decoder will render them."""
         gen, h = self.generator, self.header
         device = getattr(gen, "device", "cpu")
         dtype = getattr(gen, "dtype", torch.float32)
-        first_steps, later_steps = self.fitting.steps()
         if scene is not None:
-            frames, weights, left, z_prev, steps = [b], np.ones(1, np.float32), None, scene.latent(), first_steps
+            frames, weights, left, z_prev = [b], np.ones(1, np.float32), None, scene.latent()
         else:
             key = self.decoder.key
             assert key is not None, "a keyframe that opens no scene follows one of its scene"
             frames = list(range(key.index + 1, b + 1))
             weights = mirrors.segment_weights(key.index, b, h.interp_rule)
-            left, z_prev, steps = key.factors, key.latent, later_steps
+            left, z_prev = key.factors, key.latent
         targets = torch.from_numpy(to_signed(np.stack([self._frames[t] for t in frames]))).permute(0, 3, 1, 2)
         segment = Segment(
             generator=gen, targets=targets.to(device, dtype), weights=torch.from_numpy(weights).to(device, dtype),
@@ -379,7 +405,7 @@ class Encoder:
             prev_latent_rule=h.prev_latent_rule, quant_scheme=self.stream.quant_scheme, levels=self.stream.levels,
             ranks=self.stream.rank_ladder,
         )
-        return segment, steps
+        return segment
 
     def _optimize(self, segment: Segment, init: tuple[torch.Tensor, torch.Tensor], steps: int,
                   first: bool) -> FitResult:
@@ -399,25 +425,19 @@ class Encoder:
         in one place so that benchmarks/bench_encoder.py measures what the encoder runs."""
         opts = self.fitting
         return Budget(steps, lr=opts.learning_rate, patience=opts.patience, target_psnr=opts.target_psnr,
-                      quasi_newton=QUASI_NEWTON_STEPS if first else 0, warmup=QUASI_NEWTON_WARMUP)
+                      quasi_newton=QUASI_NEWTON_STEPS if first else 0, warmup=QUASI_NEWTON_WARMUP,
+                      single_frame=not first)
 
     def _start(self, frame: int, opens_scene: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """Warm start from the previous keyframe's dequantized factors (what the
         stream holds, so a resumed encode starts from the same point), else the
-        released code's start: u, v uniform in [0, 1), seeded by the frame. A scene's
-        first keyframe always starts cold: no scene depends on another, so scenes can
-        be fitted in any order, on any machine, with the same result (jobs/scenes.py)."""
-        gen, opts = self.generator, self.fitting
-        rank = self.stream.rank
-        last = None if opens_scene else self._last_factors
-        if last is not None and opts.warm_start and opts.recipe == "ptcodec" and last[0].shape[1] == rank:
-            u, v = last
-        else:
-            rng = np.random.RandomState(opts.seed + frame)
-            u = rng.random_sample((gen.tokens, rank)).astype(np.float32)
-            v = rng.random_sample((rank, gen.embed_dim)).astype(np.float32)
-        device = getattr(gen, "device", "cpu")
-        return torch.from_numpy(np.array(u)).to(device), torch.from_numpy(np.array(v)).to(device)
+        released code's start (`starting_factors`). A scene's first keyframe always
+        starts cold: no scene depends on another, so scenes can be fitted in any
+        order, on any machine, with the same result (jobs/scenes.py)."""
+        last = None if opens_scene or not self.fitting.warm_start else self._last_factors
+        u, v = starting_factors(self.generator, self.fitting, self.stream.rank, frame, last)
+        device = getattr(self.generator, "device", "cpu")
+        return torch.from_numpy(u).to(device), torch.from_numpy(v).to(device)
 
     def _collect(self, frames: Iterable[DecodedFrame]) -> None:
         for frame in frames:

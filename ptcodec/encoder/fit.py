@@ -8,7 +8,8 @@ through the bitstream's quantizer, with the torch mirrors of the decoding
 process (ptcodec/encoder/mirrors.py). Two optimizers drive it:
 
 - `fit` (ptcodec's recipe): all frames of the segment in one batched generator
-  call per step; optionally first L-BFGS with a strong Wolfe line search on the
+  call per step, or (`Budget.single_frame`, a later keyframe) one frame per step in
+  shuffled passes over the segment; optionally first L-BFGS with a strong Wolfe line search on the
   loss without the quantizer (`Budget.quasi_newton`: it finds the basin of a cold
   start in a few hundred evaluations where Adam needs over a thousand), preceded
   by `Budget.warmup` Adam steps that keep it out of poor basins; then Adam through
@@ -104,7 +105,8 @@ class Budget:
     max_steps: int
     lr: float
     patience: int
-    """Stop when the best loss has not improved by 0.1% for this many steps."""
+    """Stop when the best loss has not improved by 0.1% for this many evaluations of the
+    whole segment (one per step; with `single_frame`, one per pass)."""
     target_psnr: float | None = None
     """Stop once every frame of the segment reaches it."""
     target_loss: float | None = None
@@ -119,6 +121,12 @@ class Budget:
     """Adam steps at the constant learning rate before the L-BFGS phase (none without one; at
     most a third of `max_steps`). Started cold, L-BFGS can settle in a poor basin that Adam
     steps over (the natural clip's first keyframe in benchmarks/results/encoder_fit.md)."""
+    single_frame: bool = False
+    """Each Adam step renders one frame of the segment, the frames taken in seeded shuffled
+    passes; after each pass the whole segment is rendered without a backward pass to keep the
+    best iterate and decide stopping (`FitResult.judged_frames`). For the same frame-steps
+    this makes ten times the updates of a 10-frame segment: a later keyframe's fit reached
+    the released loss in fewer frame-steps (benchmarks/results/encoder_fit.md)."""
 
 
 @dataclass
@@ -132,6 +140,8 @@ class FitResult:
     """Optimizer steps taken."""
     frame_steps: int
     """Generator frame evaluations with a backward pass (the cost measure)."""
+    judged_frames: int = 0
+    """Frames rendered without a backward pass to judge the iterate (`Budget.single_frame`)."""
 
 
 def step_cost(frames: int, ranks: int, released: bool) -> int:
@@ -152,15 +162,15 @@ done until it returns), and the latest loss and lowest PSNR (nan before the firs
 
 def fit(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tensor], budget: Budget,
         smoothing: float = 0.0, progress: Progress | None = None) -> FitResult:
-    """ptcodec's recipe: L-BFGS on the smooth loss (if asked), then batched Adam steps through
-    the quantizer, cosine learning rate, best iterate, early stop."""
+    """ptcodec's recipe: L-BFGS on the smooth loss (if asked), then Adam steps through the
+    quantizer (batched, or one frame each), cosine learning rate, best iterate, early stop."""
     u = init[0].detach().clone().requires_grad_()
     v = init[1].detach().clone().requires_grad_()
     targets = segment.targets_for()
 
-    def objective(quantized: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        frames, cond = segment.render(u, v, quantized=quantized)
-        loss = loss_fn(frames, targets, cond).mean()
+    def objective(quantized: bool = True, only: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        frames, cond = segment.render(u, v, only=only, quantized=quantized)
+        loss = loss_fn(frames, segment.targets_for(only), cond).mean()
         if smoothing and segment.left is not None:
             loss = smoothing * loss + (1 - smoothing) * _prompt_change(segment, u, v)
         return loss, frames
@@ -168,10 +178,28 @@ def fit(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tens
     quasi_newton = min(budget.quasi_newton, budget.max_steps // 3)
     warmup = min(budget.warmup, budget.max_steps // 3) if quasi_newton else 0
     adam_steps = budget.max_steps - quasi_newton
+    count = len(segment.targets)
+    single = budget.single_frame and count > 1
     optimizer = torch.optim.Adam([u, v], lr=budget.lr)
-    full = slice(len(targets) - len(segment.targets), None)  # the full-rank frames
+    full = slice(len(targets) - count, None)  # the full-rank frames
     best = FitResult(u.detach().clone(), v.detach().clone(), math.inf, -math.inf, 0, 0)
-    since_best, taken = 0, 0
+    since_best, taken, judged = 0, 0, 0
+    order: list[int] = []
+    rng = np.random.default_rng(0)
+
+    def judge(loss: torch.Tensor, frames: torch.Tensor, steps: int) -> tuple[bool, float, float]:
+        """Keep the iterate if it is the best so far; (whether the fit should stop, loss, lowest PSNR)."""
+        nonlocal best, since_best
+        value = float(loss.detach())
+        psnr = float(signed_psnr_per_frame(frames[full].detach(), targets[full]).min())
+        since_best = 0 if value < best.loss * (1 - 1e-3) else since_best + 1
+        if value < best.loss:
+            best = FitResult(u.detach().clone(), v.detach().clone(), value, psnr, steps, 0)
+        reached = (budget.target_psnr is not None and psnr >= budget.target_psnr) or (
+            budget.target_loss is not None and value <= budget.target_loss)
+        return reached or since_best >= budget.patience, value, psnr
+
+    stopped = False
     for step in range(adam_steps):
         if step == warmup and quasi_newton:  # the L-BFGS phase, then a fresh Adam from its point
             taken = _quasi_newton(u, v, objective, quasi_newton,
@@ -181,26 +209,37 @@ def fit(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tens
         ratio = 1.0 if step < warmup else budget.min_lr_ratio + (1 - budget.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * decay))
         for group in optimizer.param_groups:
             group["lr"] = budget.lr * ratio
-        loss, frames = objective()
-        value = float(loss.detach())
-        psnr = float(signed_psnr_per_frame(frames[full].detach(), targets[full]).min())
-        if value < best.loss * (1 - 1e-3):
-            since_best = 0
+        if single:
+            if not order:  # a pass is over (or none began): judge the whole segment, then shuffle the next
+                if step:
+                    with torch.no_grad():
+                        stopped = judge(*objective(), taken + step)[0]
+                    judged += count
+                    if stopped:
+                        break
+                order = [int(t) for t in rng.permutation(count)]
+            loss, frames = objective(only=order.pop())
+            if progress is not None:
+                seen = math.isfinite(best.loss)
+                progress(taken + step, best.loss if seen else math.nan, best.psnr if seen else math.nan)
         else:
-            since_best += 1
-        if value < best.loss:
-            best = FitResult(u.detach().clone(), v.detach().clone(), value, psnr, taken + step, 0)
-        if progress is not None:
-            progress(taken + step, value, psnr)
-        reached = (budget.target_psnr is not None and psnr >= budget.target_psnr) or (
-            budget.target_loss is not None and value <= budget.target_loss)
-        if reached or since_best >= budget.patience:
-            break
+            loss, frames = objective()
+            stopped, value, psnr = judge(loss, frames, taken + step)
+            if progress is not None:
+                progress(taken + step, value, psnr)
+            if stopped:
+                break
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    best.steps = taken + step + 1
-    best.frame_steps = best.steps * step_cost(len(segment.targets), len(segment.ranks), released=False)
+    if single and not stopped:  # the last pass's updates are judged too
+        with torch.no_grad():
+            judge(*objective(), taken + adam_steps)
+        judged += count
+    best.steps = taken + step + (0 if single and stopped else 1)
+    frames_per_step = 1 if single else count
+    best.frame_steps = best.steps * step_cost(frames_per_step, len(segment.ranks), released=False)
+    best.judged_frames = judged * len(segment.ranks)
     return best
 
 

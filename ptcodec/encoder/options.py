@@ -50,6 +50,13 @@ QUASI_NEWTON_WARMUP = 300
 from the uniform start, L-BFGS settled the natural clip's first keyframe in a basin that
 2000 steps did not leave; after 300 Adam steps both benchmark cold keyframes reach the
 released loss (benchmarks/results/encoder_fit.md). A recipe constant like the one above."""
+WARM_START_MAX_SCALE = 4.0
+"""A later keyframe starts from the previous keyframe's factors unless their prompt's RMS is over
+this many times the RMS of the uniform start's (the released code's start, `uniform_prompt_rms`);
+then it starts from the uniform start, as the released code starts every keyframe. A prompt that
+large saturates the generator's cross-attention: started there, the natural clip's keyframe 10
+did not reach the released loss in 3600 frame-steps, and from the uniform start it did in 1000
+(benchmarks/results/encoder_fit.md). A recipe constant like the ones above."""
 RELEASED_ITERATIONS = {"first_steps": 10_000, "later_steps": 1_500}
 """The released Promptus code's iterations (frame 0 / later keyframes)."""
 
