@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from ptcodec.encoder import FitOptions
-from ptcodec.encoder.encoder import starting_factors, uniform_prompt_rms
+from ptcodec.encoder import FitOptions, StreamOptions
+from ptcodec.encoder.encoder import fit_work, single_frame_steps, starting_factors, uniform_prompt_rms
 from ptcodec.encoder.fit import Budget, Segment, fit, step_cost
 from ptcodec.encoder.losses import FitLoss
 from ptcodec.encoder.options import WARM_START_MAX_SCALE
 from ptcodec.generators import load_generator
 from ptcodec.process import noise
-from ptcodec.ptv import QuantScheme
+from ptcodec.ptv import PrevLatentRule, QuantScheme
 
 SIZE = 32
 RANK = 4
@@ -170,3 +170,15 @@ def test_a_later_keyframe_starts_warm_unless_the_previous_prompt_is_far_larger_t
     for options, previous in ((FitOptions(recipe="released"), last), (FitOptions(), None)):
         u, _ = starting_factors(generator, options, RANK, 10, previous)
         assert np.array_equal(u, released_start[0])
+
+
+def test_later_keyframes_take_single_frame_steps_only_where_a_segment_shares_one_noise():
+    ranks = len(StreamOptions().rank_ladder)
+    later = FitOptions().steps()[1]
+    # the same frame-steps either way: `later` steps' worth of the 10-frame segment
+    assert fit_work(StreamOptions(), FitOptions(), 10, opens_scene=False) == (ranks, later * 10)
+    chain = StreamOptions(prev_latent_rule=PrevLatentRule.PREVIOUS_FRAME)
+    assert fit_work(chain, FitOptions(), 10, opens_scene=False) == (10 * ranks, later)
+    assert fit_work(StreamOptions(), FitOptions(recipe="released"), 10, opens_scene=False)[1] == FitOptions(
+        recipe="released").steps()[1]
+    assert not single_frame_steps(StreamOptions(), FitOptions(), opens_scene=True)

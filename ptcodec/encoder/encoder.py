@@ -94,11 +94,18 @@ def fit_work(stream: StreamOptions, fitting: FitOptions, frames: int, opens_scen
     """(cost of one step, step budget) of fitting a keyframe whose segment has `frames` frames."""
     first_steps, later_steps = fitting.steps()
     released = fitting.recipe == "released"
-    if opens_scene or released:
+    if not single_frame_steps(stream, fitting, opens_scene):
         return step_cost(frames, len(stream.rank_ladder), released), first_steps if opens_scene else later_steps
-    # ptcodec's later keyframes take one frame per step (fit.Budget.single_frame), for the
-    # preset's frame-steps: `later_steps` steps' worth of the whole segment
+    # one frame per step, for the preset's frame-steps: `later_steps` steps' worth of the whole segment
     return step_cost(1, len(stream.rank_ladder), released), later_steps * frames
+
+
+def single_frame_steps(stream: StreamOptions, fitting: FitOptions, opens_scene: bool) -> bool:
+    """Whether a keyframe's fit takes one frame per step (fit.Budget.single_frame): ptcodec's later
+    keyframes, when every frame of a segment starts from the same noise. Under the previous-frame
+    rule a frame's noise comes from the frame before, so rendering frame t alone costs t + 1 frames."""
+    return (fitting.recipe == "ptcodec" and not opens_scene
+            and stream.prev_latent_rule == syntax.PrevLatentRule.SEGMENT_START)
 
 
 def planned_work(stream: StreamOptions, fitting: FitOptions, scene_starts: list[int], frame_count: int,
@@ -426,7 +433,7 @@ class Encoder:
         opts = self.fitting
         return Budget(steps, lr=opts.learning_rate, patience=opts.patience, target_psnr=opts.target_psnr,
                       quasi_newton=QUASI_NEWTON_STEPS if first else 0, warmup=QUASI_NEWTON_WARMUP,
-                      single_frame=not first)
+                      single_frame=single_frame_steps(self.stream, opts, first))
 
     def _start(self, frame: int, opens_scene: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """Warm start from the previous keyframe's dequantized factors (what the
