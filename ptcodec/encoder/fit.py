@@ -186,6 +186,7 @@ def fit(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tens
     since_best, taken, judged = 0, 0, 0
     order: list[int] = []
     rng = np.random.default_rng(0)
+    latest = [math.nan, math.nan]
 
     def judge(loss: torch.Tensor, frames: torch.Tensor, steps: int) -> tuple[bool, float, float]:
         """Keep the iterate if it is the best so far; (whether the fit should stop, loss, lowest PSNR)."""
@@ -213,15 +214,14 @@ def fit(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tens
             if not order:  # a pass is over (or none began): judge the whole segment, then shuffle the next
                 if step:
                     with torch.no_grad():
-                        stopped = judge(*objective(), taken + step)[0]
+                        stopped, *latest = judge(*objective(), taken + step)
                     judged += count
                     if stopped:
                         break
                 order = [int(t) for t in rng.permutation(count)]
             loss, frames = objective(only=order.pop())
-            if progress is not None:
-                seen = math.isfinite(best.loss)
-                progress(taken + step, best.loss if seen else math.nan, best.psnr if seen else math.nan)
+            if progress is not None:  # the loss and PSNR of the last judged pass
+                progress(taken + step, *latest)
         else:
             loss, frames = objective()
             stopped, value, psnr = judge(loss, frames, taken + step)

@@ -54,7 +54,7 @@ WARM_START_MAX_SCALE = 4.0
 """A later keyframe starts from the previous keyframe's factors unless their prompt's RMS is over
 this many times the RMS of the uniform start's (the released code's start, `uniform_prompt_rms`);
 then it starts from the uniform start, as the released code starts every keyframe. A prompt that
-large saturates the generator's cross-attention: started there, the natural clip's keyframe 10
+large probably saturates the generator's cross-attention softmax (not measured): started there, the natural clip's keyframe 10
 did not reach the released loss in 3600 frame-steps, and from the uniform start it did in 1000
 (benchmarks/results/encoder_fit.md). A recipe constant like the ones above."""
 RELEASED_ITERATIONS = {"first_steps": 10_000, "later_steps": 1_500}
