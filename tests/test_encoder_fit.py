@@ -91,37 +91,39 @@ def test_the_warmup_applies_only_before_an_lbfgs_phase():
     assert not torch.equal(run(3, 0), run(3, 3))
 
 
-def warm_problem(generator: Counting, frames: int = 4) -> tuple[Segment, tuple[torch.Tensor, torch.Tensor]]:
+def warm_problem(generator: Counting, frames: int = 4, ranks: tuple[int, ...] = (RANK,)
+                 ) -> tuple[Segment, tuple[torch.Tensor, torch.Tensor]]:
     """A later keyframe: `frames` frames between fixed left factors and the ones being fitted."""
     segment, start = cold_problem(generator)
     rng = np.random.RandomState(2)
     left = torch.from_numpy(rng.random_sample((77, RANK)).astype(np.float32)), torch.from_numpy(
         rng.random_sample((RANK, 1024)).astype(np.float32))
     weights = torch.arange(1, frames + 1, dtype=torch.float32) / frames
-    segment.left, segment.weights = left, weights
+    segment.left, segment.weights, segment.ranks = left, weights, ranks
     segment.targets = segment.targets.repeat(frames, 1, 1, 1) * weights[:, None, None, None]
     generator.frames = 0
     return segment, start
 
 
-def test_single_frame_steps_count_every_backward_frame_and_every_judged_one():
+@pytest.mark.parametrize("ranks", [(RANK,), (2, RANK)])
+def test_single_frame_steps_count_every_backward_frame_and_every_judged_one(ranks):
     generator = Counting()
-    segment, start = warm_problem(generator, frames=4)
+    segment, start = warm_problem(generator, frames=4, ranks=ranks)
     loss_fn = FitLoss("msssim", 0.8, 0.0, None)
     reported: list[int] = []
     result = fit(segment, loss_fn, start, Budget(10, lr=0.1, patience=10**9, single_frame=True),
                  progress=lambda taken, loss, psnr: reported.append(taken))
     assert result.steps == 10 and reported == list(range(10))
-    assert result.frame_steps == 10  # one frame per step
-    # a pass of 4 frames is judged after steps 4 and 8, and the last (partial) pass at the end
-    assert result.judged_frames == 3 * 4
+    assert result.frame_steps == 10 * len(ranks)  # one frame per step, at every rank of the ladder
+    # the whole segment is judged at the start, after steps 4 and 8, and after the last (partial) pass
+    assert result.judged_frames == 4 * 4 * len(ranks)
     assert generator.frames == result.frame_steps + result.judged_frames
     with torch.no_grad():
         frames, cond = segment.render(result.u, result.v)
         assert float(loss_fn(frames, segment.targets_for(), cond).mean()) == pytest.approx(result.loss, rel=1e-5)
 
 
-def test_single_frame_steps_stop_at_a_pass_once_the_target_is_reached():
+def test_single_frame_steps_stop_at_the_first_pass_that_reaches_the_target():
     loss_fn = FitLoss("msssim", 0.8, 0.0, None)
     segment, start = warm_problem(Counting(), frames=4)
     free = fit(segment, loss_fn, start, Budget(40, lr=0.1, patience=10**9, single_frame=True))
@@ -130,9 +132,20 @@ def test_single_frame_steps_stop_at_a_pass_once_the_target_is_reached():
         frames, cond = segment.render(*start)
         first = float(loss_fn(frames, segment.targets_for(), cond).mean())
     target = (first + free.loss) / 2  # reached somewhere inside the budget
-    stopped = fit(segment, loss_fn, start, Budget(40, lr=0.1, patience=10**9, single_frame=True, target_loss=target))
-    assert stopped.loss <= target and stopped.steps < 40 and stopped.steps % 4 == 0
+    judged: dict[int, float] = {}  # progress reports the last judged pass's loss
+    stopped = fit(segment, loss_fn, start, Budget(40, lr=0.1, patience=10**9, single_frame=True, target_loss=target),
+                  progress=lambda taken, loss, psnr: judged.setdefault(taken, loss) if taken % 4 == 0 else None)
+    assert stopped.loss <= target and 0 < stopped.steps < 40 and stopped.steps % 4 == 0
     assert stopped.frame_steps == stopped.steps
+    assert all(loss > target for loss in judged.values())  # no earlier judged pass had reached it
+    assert set(judged) == set(range(0, stopped.steps, 4))
+
+
+def test_single_frame_steps_refuse_an_lbfgs_phase():
+    segment, start = warm_problem(Counting(), frames=4)
+    with pytest.raises(ValueError, match="L-BFGS"):
+        fit(segment, FitLoss("msssim", 0.8, 0.0, None), start,
+            Budget(12, lr=0.1, patience=10**9, single_frame=True, quasi_newton=3))
 
 
 def test_a_scene_start_fits_the_same_with_or_without_single_frame_steps():
@@ -163,8 +176,8 @@ def test_a_later_keyframe_starts_warm_unless_the_previous_prompt_is_far_larger_t
     scale = np.float32(np.sqrt(1.2 * WARM_START_MAX_SCALE))
     cold = starting_factors(generator, FitOptions(), RANK, 10, (last[0] * scale, last[1] * scale))
     assert np.array_equal(cold[0], released_start[0]) and np.array_equal(cold[1], released_start[1])
-    kept = np.float32(np.sqrt(0.8 * WARM_START_MAX_SCALE))
-    assert np.array_equal(starting_factors(generator, FitOptions(), RANK, 10, (last[0] * kept, last[1]))[0],
+    kept = np.float32(np.sqrt(0.8 * WARM_START_MAX_SCALE))  # the prompt at 0.8 of the limit
+    assert np.array_equal(starting_factors(generator, FitOptions(), RANK, 10, (last[0] * kept, last[1] * kept))[0],
                           last[0] * kept)
     # the released recipe always starts uniform; so does a scene's first keyframe
     for options, previous in ((FitOptions(recipe="released"), last), (FitOptions(), None)):

@@ -125,8 +125,10 @@ class Budget:
     """Each Adam step renders one frame of the segment, the frames taken in seeded shuffled
     passes; after each pass the whole segment is rendered without a backward pass to keep the
     best iterate and decide stopping (`FitResult.judged_frames`). For the same frame-steps
-    this makes ten times the updates of a 10-frame segment: a later keyframe's fit reached
-    the released loss in fewer frame-steps (benchmarks/results/encoder_fit.md)."""
+    this makes ten times the updates of a 10-frame segment. From a start that suits the clip,
+    later keyframes reached the released loss in fewer frame-steps than with batched steps;
+    from the natural clip's saturated warm start they did worse (`WARM_START_MAX_SCALE`, and
+    benchmarks/results/encoder_fit.md). No L-BFGS phase with it."""
 
 
 @dataclass
@@ -180,6 +182,8 @@ def fit(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tens
     adam_steps = budget.max_steps - quasi_newton
     count = len(segment.targets)
     single = budget.single_frame and count > 1
+    if single and quasi_newton:
+        raise ValueError("single-frame steps take no L-BFGS phase (its evaluations render the whole segment)")
     optimizer = torch.optim.Adam([u, v], lr=budget.lr)
     full = slice(len(targets) - count, None)  # the full-rank frames
     best = FitResult(u.detach().clone(), v.detach().clone(), math.inf, -math.inf, 0, 0)
@@ -212,12 +216,11 @@ def fit(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tens
             group["lr"] = budget.lr * ratio
         if single:
             if not order:  # a pass is over (or none began): judge the whole segment, then shuffle the next
-                if step:
-                    with torch.no_grad():
-                        stopped, *latest = judge(*objective(), taken + step)
-                    judged += count
-                    if stopped:
-                        break
+                with torch.no_grad():
+                    stopped, *latest = judge(*objective(), taken + step)
+                judged += count
+                if stopped:
+                    break
                 order = [int(t) for t in rng.permutation(count)]
             loss, frames = objective(only=order.pop())
             if progress is not None:  # the loss and PSNR of the last judged pass

@@ -54,9 +54,12 @@ WARM_START_MAX_SCALE = 4.0
 """A later keyframe starts from the previous keyframe's factors unless their prompt's RMS is over
 this many times the RMS of the uniform start's (the released code's start, `uniform_prompt_rms`);
 then it starts from the uniform start, as the released code starts every keyframe. A prompt that
-large probably saturates the generator's cross-attention softmax (not measured): started there, the natural clip's keyframe 10
-did not reach the released loss in 3600 frame-steps, and from the uniform start it did in 1000
-(benchmarks/results/encoder_fit.md). A recipe constant like the ones above."""
+large probably saturates the generator's cross-attention softmax (not measured). Started there, the
+natural clip's keyframe 10 did not reach the released loss: batched steps ended at 0.1682 after 3600
+frame-steps, single-frame steps at 0.1737 after 1200. From the uniform start, single-frame steps
+reached it in 1120 (benchmarks/results/encoder_fit.md). The threshold separates the benchmark's two
+clips (their previous prompts are 0.7-0.8x and 7.5-8.4x the uniform start's), measured on the released
+chain's prompts. A recipe constant like the ones above."""
 RELEASED_ITERATIONS = {"first_steps": 10_000, "later_steps": 1_500}
 """The released Promptus code's iterations (frame 0 / later keyframes)."""
 
