@@ -172,7 +172,7 @@ def fit(segment: Segment, loss_fn: FitLoss, init: tuple[torch.Tensor, torch.Tens
 
     def objective(quantized: bool = True, only: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         frames, cond = segment.render(u, v, only=only, quantized=quantized)
-        loss = loss_fn(frames, segment.targets_for(only), cond).mean()
+        loss = loss_fn(frames, targets if only is None else segment.targets_for(only), cond).mean()
         if smoothing and segment.left is not None:
             loss = smoothing * loss + (1 - smoothing) * _prompt_change(segment, u, v)
         return loss, frames
