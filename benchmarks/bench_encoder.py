@@ -35,9 +35,14 @@ import numpy as np
 import torch
 
 from ptcodec.encoder import Encoder, FitOptions, StreamOptions
-from ptcodec.encoder.encoder import fit_work, starting_factors
+from ptcodec.encoder.encoder import fit_work, starting_factors, starts_warm
 from ptcodec.encoder.fit import Segment, fit
-from ptcodec.encoder.options import QUASI_NEWTON_STEPS, QUASI_NEWTON_WARMUP, WARM_START_MAX_SCALE
+from ptcodec.encoder.options import (
+    QUASI_NEWTON_STEPS,
+    QUASI_NEWTON_WARMUP,
+    WARM_SINGLE_FRAME_SHARE,
+    WARM_START_MAX_SCALE,
+)
 from ptcodec.encoder.reachable import reachable_clip
 from ptcodec.generators import load_generator
 from ptcodec.jobs.decode import decode_file
@@ -55,13 +60,13 @@ def released_problems(gen, clip: np.ndarray, args: argparse.Namespace) -> list[d
     geometry = dict(width=clip.shape[2], height=clip.shape[1], fps=30, frame_count=len(clip))
     released = Encoder(gen, stream, FitOptions(recipe="released", first_steps=first, later_steps=later,
                                                perceptual=args.perceptual), **geometry)
-    cold = Encoder(gen, stream, FitOptions(perceptual=args.perceptual), **geometry)._start(0, opens_scene=True)
+    cold = Encoder(gen, stream, FitOptions(perceptual=args.perceptual), **geometry)._start(0, opens_scene=True)[0]
     problems: list[dict] = []
     fit_released = released._optimize
 
-    def record(segment: Segment, init, steps: int, first: bool):
+    def record(segment: Segment, init, steps: int, first: bool, warm: bool):
         t0 = time.perf_counter()
-        rel = fit_released(segment, init, steps, first)
+        rel = fit_released(segment, init, steps, first, warm)
         # ptcodec's start: a scene's cold start, else the previous keyframe's factors (the released chain's)
         start = cold if segment.left is None else tuple(f.clone() for f in segment.left)
         fields = {k: getattr(segment, k) for k in SEGMENT_FIELDS}
@@ -112,11 +117,13 @@ def compare(gen, problems: list[dict], args: argparse.Namespace) -> dict:
         frame += len(segment.targets)  # the segments tile the clip: this one ends on its keyframe
         # the default preset's budget (its cosine horizon), as the encoder runs it
         _, steps = fit_work(encoder.stream, ours, len(segment.targets), p["scene_start"])
-        budget = dataclasses.replace(encoder.budget(steps, p["scene_start"]), patience=10**9, target_loss=p["loss"])
-        start = p["start"]
+        start, warm = p["start"], False
         if not p["scene_start"]:  # p["start"] holds the previous keyframe's factors (the released chain's)
-            u, v = starting_factors(gen, ours, args.rank, frame, (start[0].numpy(), start[1].numpy()))
-            start = torch.from_numpy(u), torch.from_numpy(v)
+            last = start[0].numpy(), start[1].numpy()
+            u, v = starting_factors(gen, ours, args.rank, frame, last)
+            start, warm = (torch.from_numpy(u), torch.from_numpy(v)), starts_warm(ours, args.rank, last)
+        budget = dataclasses.replace(encoder.budget(steps, p["scene_start"], warm), patience=10**9,
+                                     target_loss=p["loss"])
         t0 = time.perf_counter()
         mine = fit(segment, encoder.loss, start, budget)
         seconds = time.perf_counter() - t0
@@ -124,7 +131,7 @@ def compare(gen, problems: list[dict], args: argparse.Namespace) -> dict:
                "released": {k: p[k] for k in ("frame_steps", "seconds", "loss", "psnr")},
                "ptcodec": {"frame_steps": mine.frame_steps, "judged_frames": mine.judged_frames,
                            "steps": mine.steps, "budget_steps": steps, "single_frame": budget.single_frame,
-                           "warm_start": not p["scene_start"] and torch.equal(start[0], p["start"][0]),
+                           "warm_start": warm, "fit_steps": budget.max_steps,
                            "seconds": seconds,
                            "loss": mine.loss, "psnr": mine.psnr, "reached": mine.loss <= p["loss"]}}
         row["step_ratio"] = mine.frame_steps / p["frame_steps"]
@@ -197,6 +204,7 @@ def main() -> None:
            "generator": {"id": gen.id, "fingerprint": gen.fingerprint().hex()},
            "ptcodec_recipe": {**dataclasses.asdict(FitOptions()), "quasi_newton_steps": QUASI_NEWTON_STEPS,
                               "quasi_newton_warmup": QUASI_NEWTON_WARMUP, "warm_start_max_scale": WARM_START_MAX_SCALE,
+                              "warm_single_frame_share": WARM_SINGLE_FRAME_SHARE,
                               "later_keyframes": "single-frame steps (fit.Budget.single_frame)"},
            "settings": vars(args)}
     if not args.skip_transcode:

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from ptcodec.encoder import FitOptions, StreamOptions
+from ptcodec.encoder import Encoder, FitOptions, StreamOptions
 from ptcodec.encoder.encoder import fit_work, single_frame_steps, starting_factors, uniform_prompt_rms
 from ptcodec.encoder.fit import Budget, Segment, fit, step_cost
 from ptcodec.encoder.losses import FitLoss
-from ptcodec.encoder.options import WARM_START_MAX_SCALE
+from ptcodec.encoder.options import WARM_SINGLE_FRAME_SHARE, WARM_START_MAX_SCALE
+from ptcodec.encoder.reachable import reachable_clip
 from ptcodec.generators import load_generator
 from ptcodec.process import noise
 from ptcodec.ptv import PrevLatentRule, QuantScheme
@@ -195,3 +196,35 @@ def test_later_keyframes_take_single_frame_steps_only_where_a_segment_shares_one
     assert fit_work(StreamOptions(), FitOptions(recipe="released"), 10, opens_scene=False)[1] == FitOptions(
         recipe="released").steps()[1]
     assert not single_frame_steps(StreamOptions(), FitOptions(), opens_scene=True)
+
+
+def test_a_warm_single_frame_fit_takes_its_share_of_the_steps_and_every_other_fit_all_of_them():
+    generator = load_generator("reference")
+
+    def budget(stream: StreamOptions, first: bool, warm: bool) -> int:
+        encoder = Encoder(generator, stream, FitOptions(), width=SIZE, height=SIZE, fps=30)
+        return encoder.budget(1500, first, warm).max_steps
+
+    assert 0 < WARM_SINGLE_FRAME_SHARE < 1
+    assert budget(StreamOptions(), first=False, warm=True) == round(1500 * WARM_SINGLE_FRAME_SHARE)
+    assert budget(StreamOptions(), first=False, warm=False) == 1500  # from the uniform start
+    chain = StreamOptions(prev_latent_rule=PrevLatentRule.PREVIOUS_FRAME)  # batched steps
+    assert budget(chain, first=False, warm=True) == 1500
+    assert budget(StreamOptions(), first=True, warm=False) == 1500
+
+
+@pytest.mark.parametrize("warm_start", [True, False])
+def test_an_encode_gives_a_warm_later_keyframe_its_share_of_the_planned_steps(warm_start):
+    """Through the encoder: the second keyframe's fit (3 frames, 4 steps' worth of them, no early
+    stop) takes 12 single-frame steps from the uniform start and its share from a warm one."""
+    generator = load_generator("reference")
+    clip = reachable_clip(generator, frames=4, size=(SIZE, SIZE), interval=3, rank=RANK, seed=2)
+    fitting = FitOptions(first_steps=30, later_steps=4, patience=10**6, warm_start=warm_start)
+    encoder = Encoder(generator, StreamOptions(ranks=(RANK,), interval=3), fitting, width=SIZE, height=SIZE,
+                      fps=30, frame_count=len(clip))
+    for frame in [*clip, None]:
+        encoder.encode(frame)
+    later = encoder.report.keyframes[1]
+    assert (later.frame, later.scene_start) == (3, False)
+    assert later.steps == (round(12 * WARM_SINGLE_FRAME_SHARE) if warm_start else 12)
+    assert later.frame_steps == later.steps  # one frame at one rank per step

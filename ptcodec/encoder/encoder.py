@@ -38,6 +38,7 @@ from ptcodec.encoder.options import (
     QUASI_NEWTON_STEPS,
     QUASI_NEWTON_WARMUP,
     RELEASED_CHECK_EVERY,
+    WARM_SINGLE_FRAME_SHARE,
     WARM_START_MAX_SCALE,
     FitOptions,
     StreamOptions,
@@ -128,16 +129,23 @@ def uniform_prompt_rms(rank: int) -> float:
     return math.sqrt(rank**2 / 16 + rank * (1 / 9 - 1 / 16))
 
 
+def starts_warm(fitting: FitOptions, rank: int, last: tuple[np.ndarray, np.ndarray] | None) -> bool:
+    """Whether a fit starts from `last` (the previous keyframe's factors; None at a scene's first
+    keyframe): ptcodec's recipe does, unless their prompt's RMS is over WARM_START_MAX_SCALE times
+    the uniform start's."""
+    if last is None or fitting.recipe != "ptcodec" or last[0].shape[1] != rank:
+        return False
+    rms = float(np.sqrt(np.mean(np.square(last[0].astype(np.float64) @ last[1].astype(np.float64)))))
+    return rms <= WARM_START_MAX_SCALE * uniform_prompt_rms(rank)
+
+
 def starting_factors(generator: Generator, fitting: FitOptions, rank: int, frame: int,
                      last: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
-    """Where keyframe `frame`'s fit starts. ptcodec's recipe: `last` (the previous keyframe's
-    factors; None at a scene's first keyframe) unless its prompt is over WARM_START_MAX_SCALE
-    times the uniform start's RMS. Otherwise, and always in the released recipe, the released
-    code's start: u, v uniform in [0, 1), seeded by the frame."""
-    if last is not None and fitting.recipe == "ptcodec" and last[0].shape[1] == rank:
-        rms = float(np.sqrt(np.mean(np.square(last[0].astype(np.float64) @ last[1].astype(np.float64)))))
-        if rms <= WARM_START_MAX_SCALE * uniform_prompt_rms(rank):
-            return np.array(last[0], np.float32), np.array(last[1], np.float32)
+    """Where keyframe `frame`'s fit starts: `last` where `starts_warm`; otherwise, and always in
+    the released recipe, the released code's start: u, v uniform in [0, 1), seeded by the frame."""
+    if starts_warm(fitting, rank, last):
+        assert last is not None
+        return np.array(last[0], np.float32), np.array(last[1], np.float32)
     rng = np.random.RandomState(fitting.seed + frame)
     u = rng.random_sample((generator.tokens, rank)).astype(np.float32)
     v = rng.random_sample((rank, generator.embed_dim)).astype(np.float32)
@@ -384,7 +392,8 @@ class Encoder:
         segment = self._segment(b, scene)
         cost, steps = fit_work(self.stream, self.fitting, len(segment.targets), scene is not None)
         self._fitting = (b, cost, steps, 0)
-        result = self._optimize(segment, self._start(b, opens_scene=scene is not None), steps, first=scene is not None)
+        init, warm = self._start(b, opens_scene=scene is not None)
+        result = self._optimize(segment, init, steps, first=scene is not None, warm=warm)
         self._fitting = None
         self._work_done += cost * steps  # in full, if it stopped early: the plan counted it so
         return result
@@ -415,28 +424,34 @@ class Encoder:
         return segment
 
     def _optimize(self, segment: Segment, init: tuple[torch.Tensor, torch.Tensor], steps: int,
-                  first: bool) -> FitResult:
+                  first: bool, warm: bool) -> FitResult:
         opts = self.fitting
         if opts.recipe == "released":
             check_every = RELEASED_CHECK_EVERY["first_steps" if first else "later_steps"]
             result = fit_released(segment, self.loss, init, steps, check_every=check_every, lr=opts.learning_rate,
                                   progress=self._on_step)
         else:
-            result = fit(segment, self.loss, init, self.budget(steps, first), smoothing=opts.smoothing,
+            result = fit(segment, self.loss, init, self.budget(steps, first, warm), smoothing=opts.smoothing,
                          progress=self._on_step)
         result.u, result.v = result.u.float().cpu(), result.v.float().cpu()
         return result
 
-    def budget(self, steps: int, first: bool) -> Budget:
-        """ptcodec's recipe for one keyframe of `steps` steps (`first`: a scene's first, started cold),
-        in one place so that benchmarks/bench_encoder.py measures what the encoder runs."""
+    def budget(self, steps: int, first: bool, warm: bool) -> Budget:
+        """ptcodec's recipe for one keyframe of `steps` steps (`first`: a scene's first, started cold;
+        `warm`: started from the previous keyframe's factors, `starts_warm`), in one place so that
+        benchmarks/bench_encoder.py measures what the encoder runs. A warm single-frame fit takes
+        WARM_SINGLE_FRAME_SHARE of the steps (the plan, `fit_work`, counts them all, as it does for
+        a fit that stops early)."""
         opts = self.fitting
+        single = single_frame_steps(self.stream, opts, first)
+        if single and warm:
+            steps = max(1, round(steps * WARM_SINGLE_FRAME_SHARE))
         return Budget(steps, lr=opts.learning_rate, patience=opts.patience, target_psnr=opts.target_psnr,
                       quasi_newton=QUASI_NEWTON_STEPS if first else 0, warmup=QUASI_NEWTON_WARMUP,
-                      single_frame=single_frame_steps(self.stream, opts, first))
+                      single_frame=single)
 
-    def _start(self, frame: int, opens_scene: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """Warm start from the previous keyframe's dequantized factors (what the
+    def _start(self, frame: int, opens_scene: bool) -> tuple[tuple[torch.Tensor, torch.Tensor], bool]:
+        """(start, whether it is warm): the previous keyframe's dequantized factors (what the
         stream holds, so a resumed encode starts from the same point), else the
         released code's start (`starting_factors`). A scene's first keyframe always
         starts cold: no scene depends on another, so scenes can be fitted in any
@@ -444,7 +459,8 @@ class Encoder:
         last = None if opens_scene or not self.fitting.warm_start else self._last_factors
         u, v = starting_factors(self.generator, self.fitting, self.stream.rank, frame, last)
         device = getattr(self.generator, "device", "cpu")
-        return torch.from_numpy(u).to(device), torch.from_numpy(v).to(device)
+        start = torch.from_numpy(u).to(device), torch.from_numpy(v).to(device)
+        return start, starts_warm(self.fitting, self.stream.rank, last)
 
     def _collect(self, frames: Iterable[DecodedFrame]) -> None:
         for frame in frames:

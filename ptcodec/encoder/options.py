@@ -60,6 +60,15 @@ frame-steps, single-frame steps at 0.1737 after 1200. From the uniform start, si
 reached it in 1120 (benchmarks/results/encoder_fit.md). The threshold separates the benchmark's two
 clips (their previous prompts are 0.7-0.8x and 7.5-8.4x the uniform start's), measured on the released
 chain's prompts. A recipe constant like the ones above."""
+WARM_SINGLE_FRAME_SHARE = 0.5
+"""The share of its step budget that a single-frame fit (fit.Budget.single_frame) started from the
+previous keyframe's factors takes: a refinement of a nearby solution, where the cosine schedule
+over the whole budget keeps the learning rate high for longer than it needs. Over half the budget
+the reachable clip's keyframes 10 and 20 reached the released loss in 510 frame-steps each, over
+the whole budget in 800 and 780; a fit from the uniform start keeps the whole budget (the natural
+clip's keyframe 10 needs 1120 of its 1500 steps, and missed over 1000). Batched fits keep theirs:
+over half the budget they missed (benchmarks/results/encoder_fit.md). A recipe constant like the
+ones above."""
 RELEASED_ITERATIONS = {"first_steps": 10_000, "later_steps": 1_500}
 """The released Promptus code's iterations (frame 0 / later keyframes)."""
 

@@ -93,10 +93,17 @@ def _content_type(path: Path) -> str:
             ".json": "application/json"}.get(path.suffix, "video/x-ptv")
 
 
+SHUTDOWN_TIMEOUT_S = 2.0
+"""How long stopping the server waits for requests in flight to finish."""
+
+
 async def start(directory: str | Path, trace: Trace | None = None, *, port: int = 0,
                 rtt_s: float = 0.0) -> tuple[web.AppRunner, int]:
-    """Start serving on 127.0.0.1 (`port` 0: any free port); returns the runner and the port."""
-    runner = web.AppRunner(make_app(directory, trace, rtt_s=rtt_s), access_log=None)
+    """Start serving on 127.0.0.1 (`port` 0: any free port); returns the runner and the port.
+    Cleaning the runner up waits at most SHUTDOWN_TIMEOUT_S for requests in flight (aiohttp's
+    default is 60 s), so that Ctrl-C stops `ptcodec serve` within seconds."""
+    runner = web.AppRunner(make_app(directory, trace, rtt_s=rtt_s), access_log=None,
+                           shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     site = web.TCPSite(runner, HOST, port)
     try:
