@@ -122,7 +122,7 @@ def compare(gen, problems: list[dict], args: argparse.Namespace) -> dict:
             last = start[0].numpy(), start[1].numpy()
             u, v = starting_factors(gen, ours, args.rank, frame, last)
             start, warm = (torch.from_numpy(u), torch.from_numpy(v)), starts_warm(ours, args.rank, last)
-        budget = dataclasses.replace(encoder.budget(steps, p["scene_start"], warm), patience=10**9,
+        budget = dataclasses.replace(encoder.budget(steps, p["scene_start"], warm, len(segment.targets)), patience=10**9,
                                      target_loss=p["loss"])
         t0 = time.perf_counter()
         mine = fit(segment, encoder.loss, start, budget)

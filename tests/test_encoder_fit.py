@@ -201,16 +201,18 @@ def test_later_keyframes_take_single_frame_steps_only_where_a_segment_shares_one
 def test_a_warm_single_frame_fit_takes_its_share_of_the_steps_and_every_other_fit_all_of_them():
     generator = load_generator("reference")
 
-    def budget(stream: StreamOptions, first: bool, warm: bool) -> int:
+    def budget(stream: StreamOptions, first: bool, warm: bool, frames: int = 10, steps: int = 1500) -> int:
         encoder = Encoder(generator, stream, FitOptions(), width=SIZE, height=SIZE, fps=30)
-        return encoder.budget(1500, first, warm).max_steps
+        return encoder.budget(steps, first, warm, frames).max_steps
 
-    assert 0 < WARM_SINGLE_FRAME_SHARE < 1
-    assert budget(StreamOptions(), first=False, warm=True) == round(1500 * WARM_SINGLE_FRAME_SHARE)
+    assert WARM_SINGLE_FRAME_SHARE == 0.5
+    assert budget(StreamOptions(), first=False, warm=True) == 750
+    assert budget(StreamOptions(), first=False, warm=True, steps=1501) == 751  # rounded up
     assert budget(StreamOptions(), first=False, warm=False) == 1500  # from the uniform start
+    assert budget(StreamOptions(), first=False, warm=True, frames=1) == 1500  # one frame: batched steps
     chain = StreamOptions(prev_latent_rule=PrevLatentRule.PREVIOUS_FRAME)  # batched steps
     assert budget(chain, first=False, warm=True) == 1500
-    assert budget(StreamOptions(), first=True, warm=False) == 1500
+    assert budget(StreamOptions(), first=True, warm=False, frames=1) == 1500
 
 
 @pytest.mark.parametrize("warm_start", [True, False])
@@ -226,5 +228,5 @@ def test_an_encode_gives_a_warm_later_keyframe_its_share_of_the_planned_steps(wa
         encoder.encode(frame)
     later = encoder.report.keyframes[1]
     assert (later.frame, later.scene_start) == (3, False)
-    assert later.steps == (round(12 * WARM_SINGLE_FRAME_SHARE) if warm_start else 12)
+    assert later.steps == (6 if warm_start else 12)  # WARM_SINGLE_FRAME_SHARE 0.5 of 12
     assert later.frame_steps == later.steps  # one frame at one rank per step

@@ -4,9 +4,13 @@ Jobs report `progress(task, done, total)` (ptcodec/jobs/progress.py); `Bars`
 draws one bar per task. An encode's bar counts fitting work, not frames: a
 keyframe's fit is almost all of the time, and one optimizer step costs what it
 renders (a scene's first keyframe one frame, a later keyframe its whole
-segment). So the bar moves at every step, its rate (frame-steps per second) is
-steady across keyframes, and its ETA holds; the total is the plan's budget and
-is revised when a scene cut adds keyframes or a fit stops early.
+segment; with single-frame steps, one frame of it). So the bar moves at every
+step and its rate (frame-steps per second) is steady across keyframes. The total
+is the plan's budget, revised when a scene cut adds keyframes. A fit that stops
+early, or a warm later keyframe's (which takes only WARM_SINGLE_FRAME_SHARE of its
+planned steps), still counts its whole budget when it ends: the bar jumps there,
+and the ETA, the budget left at the rate so far, runs high by up to that share
+until warm fits have set the rate.
 """
 
 from __future__ import annotations

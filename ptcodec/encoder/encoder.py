@@ -431,21 +431,22 @@ class Encoder:
             result = fit_released(segment, self.loss, init, steps, check_every=check_every, lr=opts.learning_rate,
                                   progress=self._on_step)
         else:
-            result = fit(segment, self.loss, init, self.budget(steps, first, warm), smoothing=opts.smoothing,
-                         progress=self._on_step)
+            budget = self.budget(steps, first, warm, len(segment.targets))
+            result = fit(segment, self.loss, init, budget, smoothing=opts.smoothing, progress=self._on_step)
         result.u, result.v = result.u.float().cpu(), result.v.float().cpu()
         return result
 
-    def budget(self, steps: int, first: bool, warm: bool) -> Budget:
-        """ptcodec's recipe for one keyframe of `steps` steps (`first`: a scene's first, started cold;
-        `warm`: started from the previous keyframe's factors, `starts_warm`), in one place so that
-        benchmarks/bench_encoder.py measures what the encoder runs. A warm single-frame fit takes
-        WARM_SINGLE_FRAME_SHARE of the steps (the plan, `fit_work`, counts them all, as it does for
-        a fit that stops early)."""
+    def budget(self, steps: int, first: bool, warm: bool, frames: int) -> Budget:
+        """ptcodec's recipe for one keyframe of `steps` steps on a segment of `frames` frames (`first`:
+        a scene's first, started cold; `warm`: started from the previous keyframe's factors,
+        `starts_warm`), in one place so that benchmarks/bench_encoder.py measures what the encoder
+        runs. A warm single-frame fit of several frames takes WARM_SINGLE_FRAME_SHARE of the steps
+        (the plan, `fit_work`, counts them all, as it does for a fit that stops early); a one-frame
+        segment's steps are batched steps, which keep their budget."""
         opts = self.fitting
         single = single_frame_steps(self.stream, opts, first)
-        if single and warm:
-            steps = max(1, round(steps * WARM_SINGLE_FRAME_SHARE))
+        if single and warm and frames > 1:
+            steps = math.ceil(steps * WARM_SINGLE_FRAME_SHARE)
         return Budget(steps, lr=opts.learning_rate, patience=opts.patience, target_psnr=opts.target_psnr,
                       quasi_newton=QUASI_NEWTON_STEPS if first else 0, warmup=QUASI_NEWTON_WARMUP,
                       single_frame=single)
