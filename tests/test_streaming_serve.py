@@ -111,13 +111,18 @@ def test_a_missing_directory_is_a_one_line_error(tmp_path):
         serve.make_app(tmp_path / "none")
 
 
-def test_the_command_serves_until_stopped(files):
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+def test_the_command_serves_until_stopped(files, stop):
+    """Ctrl-C or SIGTERM stops it cleanly, even when it starts with SIGINT ignored (as a shell's
+    background job does)."""
     import re
     import signal
     import subprocess
     import sys
 
-    process = subprocess.Popen([sys.executable, "-m", "ptcodec", "serve", str(files), "--port", "0", "--rtt-ms", "0"],
+    ignoring = "import signal, sys, runpy; signal.signal(signal.SIGINT, signal.SIG_IGN); sys.argv[0] = 'ptcodec'; "
+    process = subprocess.Popen([sys.executable, "-c", ignoring + "runpy.run_module('ptcodec', run_name='__main__')",
+                                "serve", str(files), "--port", "0", "--rtt-ms", "0"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline()
@@ -126,6 +131,7 @@ def test_the_command_serves_until_stopped(files):
         with urllib.request.urlopen(url.group(0) + "index.json", timeout=30) as response:
             assert response.read() == b"{}"
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(getattr(signal, stop))
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0 and "Traceback" not in err, err
+    assert out.strip().endswith("stopped"), out
