@@ -120,8 +120,9 @@ def compare(gen, problems: list[dict], args: argparse.Namespace) -> dict:
         start, warm = p["start"], False
         if not p["scene_start"]:  # p["start"] holds the previous keyframe's factors (the released chain's)
             last = start[0].numpy(), start[1].numpy()
-            u, v = starting_factors(gen, ours, args.rank, frame, last)
-            start, warm = (torch.from_numpy(u), torch.from_numpy(v)), starts_warm(ours, args.rank, last)
+            warm = starts_warm(ours, args.rank, last)
+            u, v = starting_factors(gen, ours, args.rank, frame, last if warm else None)
+            start = torch.from_numpy(u), torch.from_numpy(v)
         budget = dataclasses.replace(encoder.budget(steps, p["scene_start"], warm, len(segment.targets)), patience=10**9,
                                      target_loss=p["loss"])
         t0 = time.perf_counter()

@@ -1,5 +1,7 @@
 """SIGINT and SIGTERM for the `ptcodec` command: both stop a job as Ctrl-C does, but never in
-the middle of a write (a job's `critical` sections). Jobs install no handlers: the CLI does."""
+the middle of a write (a job's `critical` sections). Jobs install no handlers: the CLI does,
+whatever signal state the process inherited (a shell's background job starts with SIGINT
+ignored; a parent can leave it blocked)."""
 
 from __future__ import annotations
 
@@ -27,8 +29,11 @@ class Interruptions:
 
     def __enter__(self) -> "Interruptions":
         if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            signals = (signal.SIGINT, signal.SIGTERM)
+            for signum in signals:
                 self._previous[signum] = signal.signal(signum, self._handle)
+            if hasattr(signal, "pthread_sigmask"):  # not on Windows
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 
@@ -223,13 +224,11 @@ def _bad_frames(args: argparse.Namespace, ladder) -> dict:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    """Serve until Ctrl-C or SIGTERM, then stop cleanly (exit status 0). Both are caught by the
-    event loop itself, and unblocked first: a process can inherit them ignored or blocked from
-    whatever started it (the test suite's `ptcodec serve` missed a SIGINT that way, inside the
-    full run only), and a server's stop signal should work whatever its parent did."""
+    """Serve until Ctrl-C or SIGTERM (`Interruptions`, which installs its own handlers whatever
+    signal state the process inherited), then stop cleanly with exit status 0."""
     import asyncio
-    import signal
 
+    from ptcodec.cli.signals import Interruptions
     from ptcodec.streaming.serve import HOST, start
     from ptcodec.streaming.traces import load_trace
 
@@ -240,26 +239,15 @@ def run_serve(args: argparse.Namespace) -> int:
     async def serve_forever() -> None:
         runner, port = await start(args.package, trace, port=args.port, rtt_s=args.rtt_ms / 1000)
         pace = f"paced by {trace.name or args.trace} ({trace.mean_kbps:,.0f} kbit/s mean)" if trace else "at full speed"
-        stop = asyncio.Event()
-        stops = (signal.SIGINT, signal.SIGTERM)
-        loop = asyncio.get_running_loop()
-        try:
-            for signum in stops:
-                loop.add_signal_handler(signum, stop.set)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
-        except (NotImplementedError, AttributeError):  # not on Windows: Ctrl-C is a KeyboardInterrupt there
-            pass
         print(f"serving {args.package} on http://{HOST}:{port}/ {pace}, RTT {args.rtt_ms:g} ms; Ctrl-C stops",
               flush=True)
         try:
-            await stop.wait()
+            await asyncio.Event().wait()
         finally:
             await runner.cleanup()
 
-    try:
+    with Interruptions(), contextlib.suppress(KeyboardInterrupt):  # asyncio.run cleans the runner up
         asyncio.run(serve_forever())
-    except KeyboardInterrupt:
-        pass
     print("stopped")
     return 0
 

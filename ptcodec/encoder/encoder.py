@@ -458,10 +458,10 @@ class Encoder:
         starts cold: no scene depends on another, so scenes can be fitted in any
         order, on any machine, with the same result (jobs/scenes.py)."""
         last = None if opens_scene or not self.fitting.warm_start else self._last_factors
-        u, v = starting_factors(self.generator, self.fitting, self.stream.rank, frame, last)
+        warm = starts_warm(self.fitting, self.stream.rank, last)
+        u, v = starting_factors(self.generator, self.fitting, self.stream.rank, frame, last if warm else None)
         device = getattr(self.generator, "device", "cpu")
-        start = torch.from_numpy(u).to(device), torch.from_numpy(v).to(device)
-        return start, starts_warm(self.fitting, self.stream.rank, last)
+        return (torch.from_numpy(u).to(device), torch.from_numpy(v).to(device)), warm
 
     def _collect(self, frames: Iterable[DecodedFrame]) -> None:
         for frame in frames:
